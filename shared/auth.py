@@ -1,0 +1,94 @@
+"""Bearer tokens and roles.
+
+Tokens are stored as SHA-256 digests; a leaked database does not leak usable tokens. Every
+service keeps its own token table (it owns its data); the organiser bootstrap token is
+ensured in each at start, and staff tokens live where they are used (check-in).
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+ORGANISER = "organiser"
+STAFF = "staff"
+
+DEFAULT_ORGANISATION = "default"
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    organisation_id: str
+    event_id: str | None = None
+
+
+def define_token_table(metadata: MetaData) -> Table:
+    return Table(
+        "api_tokens",
+        metadata,
+        Column("token_sha256", String(64), primary_key=True),
+        Column("role", String(16), nullable=False),
+        Column("organisation_id", String(64), nullable=False),
+        Column("event_id", String(36), nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("revoked_at", DateTime(timezone=True), nullable=True),
+    )
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def ensure_token(session: Session, table: Table, token: str, principal: Principal) -> None:
+    digest = token_digest(token)
+    if session.scalar(select(table.c.token_sha256).where(table.c.token_sha256 == digest)):
+        return
+    try:
+        session.execute(
+            table.insert().values(
+                token_sha256=digest,
+                role=principal.role,
+                organisation_id=principal.organisation_id,
+                event_id=principal.event_id,
+                created_at=datetime.now(UTC),
+            )
+        )
+        session.commit()
+    except IntegrityError:
+        # Another process of the same service ensured it at the same moment.
+        session.rollback()
+
+
+def authenticate(session: Session, table: Table, token: str) -> Principal | None:
+    row = session.execute(
+        select(table).where(
+            table.c.token_sha256 == token_digest(token), table.c.revoked_at.is_(None)
+        )
+    ).first()
+    if row is None:
+        return None
+    return Principal(role=row.role, organisation_id=row.organisation_id, event_id=row.event_id)
+
+
+def bootstrap_organiser_token(configured: str | None, data_dir: Path) -> str:
+    """LOOPGATE_BOOTSTRAP_TOKEN if set, else a token made once and kept in the data dir."""
+    if configured:
+        return configured
+    path = data_dir / "organiser-token"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = new_token()
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token

@@ -1,0 +1,1 @@
+"""The event bus: envelopes and schemas, the outbox and its relay, the inbox, consumers."""

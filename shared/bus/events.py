@@ -1,0 +1,166 @@
+"""The events on the bus: the envelope and one schema per event type.
+
+Producers validate before writing to the outbox and consumers validate on receipt, so a
+message that breaks the contract is caught at the edge, not deep inside a handler.
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+ENVELOPE_VERSION = 1
+
+
+class _Data(Schema):
+    class Meta:
+        # Consumers ignore fields added by a newer producer; producers still may not send
+        # unknown fields (checked in make_envelope), so the contract only grows on purpose.
+        unknown = "exclude"
+
+
+class TicketTypeSummary(_Data):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+
+
+class EventChanged(_Data):
+    event_id = fields.UUID(required=True)
+    organisation_id = fields.String(required=True)
+    title = fields.String(required=True)
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    timezone = fields.String(required=True)
+    venue = fields.String(load_default="", dump_default="")
+    early_entry_minutes = fields.Integer(required=True, validate=validate.Range(min=0))
+    status = fields.String(required=True, validate=validate.OneOf(["published", "cancelled"]))
+    ticket_types = fields.List(fields.Nested(TicketTypeSummary), required=True)
+
+
+class Attendee(_Data):
+    name = fields.String(required=True)
+    email = fields.Email(required=True)
+
+
+class RegistrationConfirmed(_Data):
+    registration_id = fields.UUID(required=True)
+    event_id = fields.UUID(required=True)
+    ticket_type_id = fields.UUID(required=True)
+    attendee = fields.Nested(Attendee, required=True)
+    manage_token_sha256 = fields.String(required=True, validate=validate.Length(equal=64))
+
+
+class RegistrationWaitlisted(_Data):
+    registration_id = fields.UUID(required=True)
+    event_id = fields.UUID(required=True)
+    ticket_type_id = fields.UUID(required=True)
+
+
+class RegistrationCancelled(_Data):
+    registration_id = fields.UUID(required=True)
+    event_id = fields.UUID(required=True)
+    ticket_type_id = fields.UUID(required=True)
+    previous_status = fields.String(required=True)
+
+
+class RegistrationPromoted(_Data):
+    registration_id = fields.UUID(required=True)
+    event_id = fields.UUID(required=True)
+    ticket_type_id = fields.UUID(required=True)
+
+
+class SigningKeyData(_Data):
+    key_id = fields.String(required=True)
+    public_key = fields.String(required=True)
+
+
+class TicketIssued(_Data):
+    ticket_id = fields.UUID(required=True)
+    registration_id = fields.UUID(required=True)
+    event_id = fields.UUID(required=True)
+    ticket_type_id = fields.UUID(required=True)
+    attendee_name = fields.String(required=True)
+    valid_from = fields.AwareDateTime(required=True)
+    valid_until = fields.AwareDateTime(required=True)
+    signing_key = fields.Nested(SigningKeyData, required=True)
+
+
+class TicketRevoked(_Data):
+    ticket_id = fields.UUID(required=True)
+    registration_id = fields.UUID(required=True)
+    event_id = fields.UUID(required=True)
+    reason = fields.String(required=True)
+
+
+class CheckinRecorded(_Data):
+    scan_id = fields.String(required=True)
+    ticket_id = fields.UUID(required=True)
+    registration_id = fields.UUID(required=True)
+    event_id = fields.UUID(required=True)
+    list_id = fields.UUID(required=True)
+    verdict = fields.String(required=True)
+    direction = fields.String(required=True, validate=validate.OneOf(["in", "out"]))
+    scanned_at = fields.AwareDateTime(required=True)
+
+
+EVENT_SCHEMAS: dict[str, type[Schema]] = {
+    "event.published": EventChanged,
+    "event.updated": EventChanged,
+    "registration.confirmed": RegistrationConfirmed,
+    "registration.waitlisted": RegistrationWaitlisted,
+    "registration.cancelled": RegistrationCancelled,
+    "registration.promoted": RegistrationPromoted,
+    "ticket.issued": TicketIssued,
+    "ticket.revoked": TicketRevoked,
+    "checkin.recorded": CheckinRecorded,
+}
+
+
+class Envelope(Schema):
+    id = fields.UUID(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(list(EVENT_SCHEMAS)))
+    version = fields.Integer(required=True, validate=validate.Equal(ENVELOPE_VERSION))
+    occurred_at = fields.AwareDateTime(required=True)
+    source = fields.String(required=True)
+    correlation_id = fields.String(required=True, allow_none=True)
+    data = fields.Dict(required=True)
+
+
+class ContractError(ValueError):
+    """A message that does not match the event contract; retrying it cannot help."""
+
+
+def make_envelope(event_type: str, data: dict, source: str, correlation_id: str | None) -> dict:
+    """Serialise `data` into a checked, JSON-ready envelope."""
+    schema = _schema(event_type)
+    serialised = schema.dump(data)
+    unknown = set(data) - set(schema.fields)
+    errors = schema.validate(serialised)
+    if unknown or errors:
+        raise ContractError(f"{event_type}: unknown fields {sorted(unknown)}; errors {errors}")
+    return {
+        "id": str(uuid.uuid4()),
+        "type": event_type,
+        "version": ENVELOPE_VERSION,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "source": source,
+        "correlation_id": correlation_id,
+        "data": serialised,
+    }
+
+
+def read_envelope(message: dict) -> tuple[dict, dict]:
+    """Check an incoming envelope; return it with its data loaded into Python values."""
+    try:
+        envelope = Envelope().load(message)
+        data = _schema(envelope["type"]).load(envelope["data"])
+    except ValidationError as error:
+        raise ContractError(str(error.messages)) from None
+    return envelope, data
+
+
+def _schema(event_type: str) -> Schema:
+    try:
+        return EVENT_SCHEMAS[event_type]()
+    except KeyError:
+        raise ContractError(f"unknown event type {event_type!r}") from None

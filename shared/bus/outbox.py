@@ -1,0 +1,154 @@
+"""The transactional outbox and its relay.
+
+A service writes its state change and its event in one transaction (UnitOfWork.publish);
+the relay publishes stored events with publisher confirms and only then marks them sent.
+The broker being down delays events; it never loses one or fails a request.
+"""
+
+import json
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+from kombu import Exchange, Producer
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.bus.broker import broker_connection
+from shared.bus.events import make_envelope
+from shared.bus.topology import EVENTS_EXCHANGE
+
+log = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_SECONDS = 5
+BATCH_SIZE = 200
+
+
+def define_outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", String(36), primary_key=True),
+        Column("event_type", String(64), nullable=False),
+        Column("envelope", JSON, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Index("ix_outbox_unsent", "created_at", postgresql_where="sent_at IS NULL"),
+    )
+
+
+class OutboxWriter:
+    def __init__(self, table: Table, source: str):
+        self._table = table
+        self._source = source
+
+    def __call__(self, session: Session, event_type: str, data: dict, correlation_id) -> None:
+        envelope = make_envelope(event_type, data, self._source, correlation_id)
+        session.execute(
+            self._table.insert().values(
+                id=envelope["id"],
+                event_type=event_type,
+                envelope=envelope,
+                created_at=datetime.now(UTC),
+            )
+        )
+
+
+def events_exchange() -> Exchange:
+    return Exchange(EVENTS_EXCHANGE, type="topic", durable=True)
+
+
+def publish_envelope(producer: Producer, envelope: dict) -> None:
+    producer.publish(
+        json.dumps(envelope),
+        exchange=events_exchange(),
+        routing_key=envelope["type"],
+        content_type="application/json",
+        content_encoding="utf-8",
+        delivery_mode=2,
+        message_id=envelope["id"],
+        correlation_id=envelope.get("correlation_id") or envelope["id"],
+        declare=[events_exchange()],
+        timeout=PUBLISH_TIMEOUT_SECONDS,
+        retry=True,
+        retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+    )
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows in the order they were written."""
+
+    def __init__(
+        self, table: Table, session_factory: sessionmaker, broker_url: str, poll_seconds: float
+    ):
+        self._table = table
+        self._session_factory = session_factory
+        self._broker_url = broker_url
+        self._poll_seconds = poll_seconds
+        self.wake = threading.Event()
+
+    def run(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                with broker_connection(self._broker_url) as connection:
+                    producer = Producer(connection.default_channel)
+                    failures = 0
+                    while not stop.is_set():
+                        if self.relay_once(producer) < BATCH_SIZE:
+                            self.wake.wait(self._poll_seconds)
+                            self.wake.clear()
+            except Exception:
+                failures += 1
+                delay = min(0.5 * 2**failures, 10)
+                log.exception("outbox relay failed; retrying in %.1fs", delay)
+                stop.wait(delay)
+
+    def relay_once(self, producer: Producer) -> int:
+        """Publish one batch; return how many rows were sent."""
+        table = self._table
+        with self._session_factory() as session:
+            rows = session.execute(
+                select(table.c.id, table.c.envelope)
+                .where(table.c.sent_at.is_(None))
+                .order_by(table.c.created_at)
+                .limit(BATCH_SIZE)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                publish_envelope(producer, row.envelope)
+            if rows:
+                session.execute(
+                    update(table)
+                    .where(table.c.id.in_([row.id for row in rows]))
+                    .values(sent_at=datetime.now(UTC))
+                )
+            session.commit()
+            return len(rows)
+
+    def backlog(self) -> int:
+        with self._session_factory() as session:
+            return session.scalar(
+                select(func.count()).select_from(self._table).where(self._table.c.sent_at.is_(None))
+            )
+
+    def replay_recent(self, window_seconds: float) -> int:
+        """Mark events sent in the last `window_seconds` unsent, to relay them again."""
+        since = datetime.now(UTC) - timedelta(seconds=window_seconds)
+        with self._session_factory() as session:
+            replayed = session.execute(
+                update(self._table).where(self._table.c.sent_at >= since).values(sent_at=None)
+            ).rowcount
+            session.commit()
+            return replayed

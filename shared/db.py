@@ -1,0 +1,138 @@
+"""Engines, sessions, migrations and the unit of work, the same for every service.
+
+SQLite (embedded) and PostgreSQL (distributed) run the same code. On SQLite every
+transaction starts with BEGIN IMMEDIATE so that writers queue on the database lock instead
+of failing half-way with "database is locked" at their first write.
+"""
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+
+def create_database_engine(url: str) -> Engine:
+    if make_url(url).get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record):
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin").
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database of `url` if it does not exist yet."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    server = create_engine(
+        parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=None
+    )
+    try:
+        with server.connect() as connection:
+            exists = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+            )
+            if not exists:
+                log.info("creating database %s", parsed.database)
+                connection.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        server.dispose()
+
+
+def migrate(engine: Engine, migrations_dir: Path) -> None:
+    """Bring the service's database to the newest Alembic revision."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def database_reachable(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except OperationalError:
+        return False
+
+
+class UnitOfWork:
+    """One database transaction: `with uow: ...; uow.commit()`. Leaving without commit rolls back.
+
+    Events published inside go to the outbox in the same transaction, so a state change and
+    its event are stored together or not at all.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker,
+        outbox_writer: Callable[[Session, str, dict, str | None], None],
+        after_commit: Callable[[], None] = lambda: None,
+    ):
+        self._session_factory = session_factory
+        self._outbox_writer = outbox_writer
+        self._after_commit = after_commit
+        self.session: Session | None = None
+        self.correlation_id: str | None = None
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self._session_factory()
+        self._published = False
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.session.rollback()
+        self.session.close()
+        self.session = None
+
+    def publish(self, event_type: str, data: dict) -> None:
+        self._outbox_writer(self.session, event_type, data, self.correlation_id)
+        self._published = True
+
+    def commit(self) -> None:
+        self.session.commit()
+        if self._published:
+            self._after_commit()
+            self._published = False
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._published = False

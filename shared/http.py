@@ -1,0 +1,203 @@
+"""What every service's Flask app has: OpenAPI, problem+json errors, auth, health checks."""
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from http import HTTPStatus
+
+import swagger_ui_bundle
+from flask import Flask, Response, current_app, g, json, request, send_from_directory
+from flask_smorest import Api, Blueprint
+from kombu import Connection
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shared.auth import Principal, authenticate
+from shared.db import database_reachable
+from shared.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+MAX_BODY_BYTES = 1024 * 1024
+
+_SLUGS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
+def problem(status: int, detail: str | None = None, slug: str | None = None, **extra) -> Response:
+    body = {
+        "type": f"urn:loopgate:problem:{slug or _SLUGS.get(status, 'error')}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api answering every HTTP error as RFC 9457 problem+json."""
+
+    def handle_http_exception(self, error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        extra = {}
+        errors = data.get("errors") or data.get("messages")
+        if errors:
+            extra["errors"] = errors
+        detail = data.get("message") or error.description
+        response = problem(error.code, detail, **extra)
+        for name, value in (data.get("headers") or {}).items():
+            response.headers[name] = value
+        if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+
+def create_service_app(runtime, blueprints: list[Blueprint], import_name: str) -> Flask:
+    name = runtime.name
+    app = Flask(import_name)
+    app.config.update(
+        API_TITLE=f"Loopgate {name}",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=f"/api/{name}",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=f"/api/{name}/docs/assets/",
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["loopgate"] = runtime
+    api = ProblemApi(
+        app,
+        spec_kwargs={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
+        },
+    )
+    for blueprint in [*blueprints, _health_blueprint(name)]:
+        api.register_blueprint(blueprint, url_prefix=f"/api/{name}")
+    app.add_url_rule(
+        f"/api/{name}/docs/assets/<path:filename>",
+        "swagger_ui_assets",
+        lambda filename: send_from_directory(swagger_ui_bundle.swagger_ui_path, filename),
+    )
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    if runtime.settings.trusted_proxy_hops:
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=runtime.settings.trusted_proxy_hops,
+            x_proto=runtime.settings.trusted_proxy_hops,
+            x_host=runtime.settings.trusted_proxy_hops,
+        )
+    return app
+
+
+def _domain_error(error: DomainError) -> Response:
+    return problem(error.status, error.detail, error.slug, **error.extra)
+
+
+def _unexpected_error(error: Exception) -> Response:
+    # HTTP errors never reach here: ProblemApi's handler for HTTPException is more specific.
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem(500, "Something went wrong on our side; it has been logged.")
+
+
+def current_runtime():
+    return current_app.extensions["loopgate"]
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def require_role(*roles: str) -> Callable:
+    """Let the view run only for a bearer token of one of `roles`; it finds it in g.principal."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            token = bearer_token()
+            if token is None:
+                return problem(401, "A bearer token is required.")
+            runtime = current_runtime()
+            with runtime.session_factory() as session:
+                principal = authenticate(session, runtime.tables.tokens, token)
+            if principal is None:
+                return problem(401, "The bearer token is not valid.")
+            if principal.role not in roles:
+                return problem(403, f"This needs the role {' or '.join(roles)}.")
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def current_principal() -> Principal:
+    return g.principal
+
+
+def _health_blueprint(name: str) -> Blueprint:
+    blueprint = Blueprint(f"{name}_health", __name__, description="Health checks")
+
+    @blueprint.route("/healthz")
+    @blueprint.response(200)
+    def healthz():
+        """The process is alive."""
+        return {"status": "ok", "service": name}
+
+    @blueprint.route("/readyz")
+    @blueprint.response(200)
+    @blueprint.alt_response(503, description="A dependency is unreachable")
+    def readyz():
+        """The service's database and broker are reachable."""
+        runtime = current_runtime()
+        checks = {
+            "database": database_reachable(runtime.engine),
+            "broker": broker_reachable(runtime.settings.broker_url),
+        }
+        if all(checks.values()):
+            return {"status": "ready", "checks": checks}
+        return problem(503, "A dependency is unreachable.", checks=checks)
+
+    return blueprint
+
+
+def broker_reachable(broker_url: str) -> bool:
+    try:
+        with Connection(broker_url, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:  # any transport failure means "not ready"; the reason is in the broker log
+        return False
+
+
+def manage_token() -> str | None:
+    """An attendee's private link token: `?token=` or the bearer header."""
+    return request.args.get("token") or bearer_token()
+
+
+def wants_csv() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
+    return best == "text/csv"

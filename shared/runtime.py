@@ -1,0 +1,76 @@
+"""One service's wiring: its definition, database, unit of work and outbox relay.
+
+The HTTP app and the worker of a service are both built from a ServiceRuntime, so a route
+and a consumer that do the same thing share every dependency.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import MetaData, Table
+from sqlalchemy.orm import sessionmaker
+
+from shared.auth import (
+    DEFAULT_ORGANISATION,
+    ORGANISER,
+    Principal,
+    bootstrap_organiser_token,
+    ensure_token,
+)
+from shared.bus.outbox import OutboxRelay, OutboxWriter
+from shared.db import UnitOfWork, create_database_engine, ensure_database, migrate
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CommonTables:
+    outbox: Table
+    inbox: Table
+    tokens: Table
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    metadata: MetaData
+    tables: CommonTables
+    migrations_dir: Path
+    handlers: dict[str, Callable] = field(default_factory=dict)
+
+
+class ServiceRuntime:
+    def __init__(self, definition: ServiceDefinition, settings: Settings):
+        self.definition = definition
+        self.name = definition.name
+        self.settings = settings
+        self.tables = definition.tables
+        self.engine = create_database_engine(settings.database_url(self.name))
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.relay = OutboxRelay(
+            self.tables.outbox,
+            self.session_factory,
+            settings.broker_url,
+            settings.relay_poll_seconds,
+        )
+        self._outbox_writer = OutboxWriter(self.tables.outbox, self.name)
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory, self._outbox_writer, self.relay.wake.set)
+
+    def prepare(self) -> None:
+        """Create and migrate the database and ensure the bootstrap organiser token."""
+        ensure_database(self.settings.database_url(self.name))
+        migrate(self.engine, self.definition.migrations_dir)
+        token = bootstrap_organiser_token(self.settings.bootstrap_token, self.settings.data_dir)
+        with self.session_factory() as session:
+            ensure_token(
+                session, self.tables.tokens, token, Principal(ORGANISER, DEFAULT_ORGANISATION)
+            )
+        log.info("%s: database ready", self.name)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

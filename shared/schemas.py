@@ -1,0 +1,36 @@
+"""Marshmallow pieces every service's API schemas use."""
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+
+class StrictSchema(Schema):
+    """Input schemas refuse unknown fields, so a client cannot set server-owned ones."""
+
+    class Meta:
+        unknown = "raise"
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict()
+
+
+def validate_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("Not a known IANA time zone, e.g. Asia/Hong_Kong.") from None
+
+
+def Text(max_length: int, **kwargs) -> fields.String:  # noqa: N802 (reads like a field class)
+    required = kwargs.pop("required", False)
+    return fields.String(
+        required=required,
+        validate=validate.Length(min=1 if required else 0, max=max_length),
+        **kwargs,
+    )

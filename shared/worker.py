@@ -1,0 +1,55 @@
+"""A service's worker: its event consumer and its outbox relay, each on its own thread."""
+
+import logging
+import threading
+
+from shared.bus.broker import broker_connection
+from shared.bus.consumer import EventConsumer, declare_topology
+from shared.bus.inbox import process_once
+from shared.bus.topology import subscriptions
+from shared.runtime import ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+
+class ServiceWorker:
+    def __init__(self, runtime: ServiceRuntime):
+        self.runtime = runtime
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._consumer: EventConsumer | None = None
+
+    def start(self) -> None:
+        settings = self.runtime.settings
+        with broker_connection(settings.broker_url) as connection:
+            connection.ensure_connection(max_retries=10, interval_start=1, interval_step=1)
+            declare_topology(connection, subscriptions())
+        handlers = self.runtime.definition.handlers
+        if handlers:
+            self._consumer = EventConsumer(
+                broker_connection(settings.broker_url),
+                self.runtime.name,
+                handlers,
+                self._process,
+            )
+            self._spawn("consumer", self._consumer.run)
+        self._spawn("relay", lambda: self.runtime.relay.run(self._stop))
+
+    def wait_until_consuming(self, timeout: float = 10) -> bool:
+        return self._consumer is None or self._consumer.ready.wait(timeout)
+
+    def _process(self, envelope: dict, data: dict, handle) -> None:
+        process_once(self.runtime.unit_of_work(), self.runtime.tables.inbox, envelope, data, handle)
+
+    def _spawn(self, role: str, target) -> None:
+        thread = threading.Thread(target=target, name=f"{self.runtime.name}-{role}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        self.runtime.relay.wake.set()
+        if self._consumer is not None:
+            self._consumer.should_stop = True
+        for thread in self._threads:
+            thread.join(timeout)

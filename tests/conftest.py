@@ -1,0 +1,39 @@
+import os
+import socket
+
+import pytest
+
+RABBITMQ_URL = os.environ.get("LOOPGATE_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+POSTGRES_URL = os.environ.get(
+    "LOOPGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRED = os.environ.get("LOOPGATE_REQUIRE_INTEGRATION") == "1"
+
+
+def _reachable(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _need(port: int, what: str) -> None:
+    if _reachable(port):
+        return
+    message = f"{what} is not reachable on 127.0.0.1:{port}"
+    if REQUIRED:
+        pytest.fail(f"{message}, and LOOPGATE_REQUIRE_INTEGRATION=1 requires it", pytrace=False)
+    pytest.skip(f"{message}; integration tests skipped (see README: Running the tests)")
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    _need(5672, "RabbitMQ")
+    return RABBITMQ_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    _need(5432, "PostgreSQL")
+    return POSTGRES_URL
