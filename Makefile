@@ -21,7 +21,7 @@ run: install
 ## distributed: each service under gunicorn with its worker, on local RabbitMQ + PostgreSQL
 distributed: install
 	LOOPGATE_MODE=distributed $(BIN)/loopgate migrate
-	LOOPGATE_MODE=distributed $(BIN)/honcho --procfile Procfile --app-root . start
+	PATH="$(CURDIR)/$(BIN):$$PATH" LOOPGATE_MODE=distributed $(BIN)/honcho --procfile Procfile --app-root . start
 
 ## system-packages: what the tests need from the OS (Debian), installed when missing
 system-packages:

@@ -119,7 +119,8 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self.session.rollback()
+        # close() rolls back what was not committed and, unlike rollback(), leaves loaded
+        # objects readable for the caller to return.
         self.session.close()
         self.session = None
 

@@ -34,3 +34,13 @@ def list_checkin_lists(event_id):
     """The check-in lists (gates, areas) of an event."""
     with current_runtime().session_factory() as session:
         return service.event_lists(session, current_principal(), str(event_id))
+
+
+@blp.route("/tickets/<uuid:ticket_id>")
+@require_role(STAFF, ORGANISER)
+@blp.response(200, schemas.RosterTicketOut)
+@blp.doc(security=DOOR)
+def get_roster_ticket(ticket_id):
+    """A ticket in the door's roster, with its admissions."""
+    with current_runtime().session_factory() as session:
+        return service.roster_ticket(session, current_principal(), str(ticket_id))

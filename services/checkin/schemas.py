@@ -44,3 +44,8 @@ class CheckinListOut(Schema):
     name = fields.String()
     ticket_type_ids = fields.List(fields.String(), allow_none=True)
     is_default = fields.Boolean()
+
+
+class RosterTicketOut(ScannedTicket):
+    status = fields.String(metadata={"enum": ["valid", "revoked"]})
+    admissions = fields.List(fields.Nested(PreviousAdmission))

@@ -291,3 +291,16 @@ def event_lists(session: Session, principal: Principal, event_id: str) -> list[C
             select(CheckinList).where(CheckinList.event_id == event_id).order_by(CheckinList.name)
         )
     )
+
+
+def roster_ticket(session: Session, principal: Principal, ticket_id: str) -> dict:
+    """A ticket as the door knows it, for manual check-in and support."""
+    ticket = session.get(RosterTicket, ticket_id)
+    if ticket is None or not _may_scan_for(session, principal, ticket.event_id):
+        raise NotFound("No such ticket in the check-in roster.")
+    admissions = session.scalars(select(Admission).where(Admission.ticket_id == ticket.id))
+    return {
+        **_ticket_view(session, ticket),
+        "status": "revoked" if ticket.revoked_at else "valid",
+        "admissions": [_previous_view(session, admission) for admission in admissions],
+    }

@@ -1,0 +1,138 @@
+"""What tests drive Loopgate with: the core HTTP flow of DESIGN.md over real HTTP."""
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import requests
+from werkzeug.serving import make_server
+
+ORGANISER_TOKEN = "test-organiser-token"
+
+
+class CoreFlow:
+    def __init__(self, base_url: str, organiser_token: str = ORGANISER_TOKEN):
+        self.base_url = base_url.rstrip("/")
+        self.http = requests.Session()
+        self.organiser = {"Authorization": f"Bearer {organiser_token}"}
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.http.post(self.url(path), timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.http.get(self.url(path), timeout=30, **kwargs)
+
+    def create_event(self, starts_in=timedelta(hours=1), lasts=timedelta(hours=8), **fields):
+        starts_at = datetime.now(UTC) + starts_in
+        body = {
+            "title": "Demo Day",
+            "starts_at": starts_at.isoformat(),
+            "ends_at": (starts_at + lasts).isoformat(),
+            **fields,
+        }
+        response = self.post("/api/registration/events", json=body, headers=self.organiser)
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def add_ticket_type(self, event_id: str, quota: int, name: str = "General") -> str:
+        response = self.post(
+            f"/api/registration/events/{event_id}/ticket-types",
+            json={"name": name, "quota": quota},
+            headers=self.organiser,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def publish(self, event_id: str) -> None:
+        response = self.post(f"/api/registration/events/{event_id}/publish", headers=self.organiser)
+        assert response.status_code == 200, response.text
+
+    def published_event(self, quota: int = 10, **event_fields) -> tuple[str, str]:
+        event_id = self.create_event(**event_fields)
+        ticket_type_id = self.add_ticket_type(event_id, quota)
+        self.publish(event_id)
+        return event_id, ticket_type_id
+
+    def register(self, event_id, ticket_type_id, name="Ada Lovelace", email=None,
+                 idempotency_key=None) -> requests.Response:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self.post(
+            f"/api/registration/events/{event_id}/registrations",
+            json={
+                "ticket_type_id": ticket_type_id,
+                "attendee": {"name": name, "email": email or f"{uuid.uuid4().hex[:8]}@example.com"},
+            },
+            headers=headers,
+        )
+
+    def registered(self, event_id, ticket_type_id, **kwargs) -> dict:
+        response = self.register(event_id, ticket_type_id, **kwargs)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def ticket(self, registration: dict) -> requests.Response:
+        return self.get(
+            f"/api/ticketing/registrations/{registration['id']}/ticket",
+            params={"token": registration["manage_token"]},
+        )
+
+    def wait_for_ticket(self, registration: dict, timeout: float = 15) -> dict:
+        return wait_until(lambda: _json_if_ok(self.ticket(registration)), timeout,
+                          f"ticket of {registration['id']}")
+
+    def cancel(self, registration: dict) -> requests.Response:
+        return self.post(
+            f"/api/registration/registrations/{registration['id']}/cancel",
+            params={"token": registration["manage_token"]},
+        )
+
+    def scan(self, payload: str, scan_id: str | None = None, **fields) -> dict:
+        response = self.post(
+            "/api/checkin/scans",
+            json={"payload": payload, "scan_id": scan_id or uuid.uuid4().hex, **fields},
+            headers=self.organiser,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def roster_ticket(self, ticket_id: str) -> requests.Response:
+        return self.get(f"/api/checkin/tickets/{ticket_id}", headers=self.organiser)
+
+    def wait_until_in_roster(self, ticket_id: str, timeout: float = 15) -> dict:
+        return wait_until(lambda: _json_if_ok(self.roster_ticket(ticket_id)), timeout,
+                          f"ticket {ticket_id} in the check-in roster")
+
+
+def _json_if_ok(response: requests.Response):
+    return response.json() if response.status_code == 200 else None
+
+
+def wait_until(probe, timeout: float, what: str, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class ServedApp:
+    """A WSGI app on a real port, in a thread."""
+
+    def __init__(self, app):
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._server.shutdown()
+        self._thread.join(5)
