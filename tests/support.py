@@ -57,8 +57,9 @@ class CoreFlow:
         self.publish(event_id)
         return event_id, ticket_type_id
 
-    def register(self, event_id, ticket_type_id, name="Ada Lovelace", email=None,
-                 idempotency_key=None) -> requests.Response:
+    def register(
+        self, event_id, ticket_type_id, name="Ada Lovelace", email=None, idempotency_key=None
+    ) -> requests.Response:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         return self.post(
             f"/api/registration/events/{event_id}/registrations",
@@ -81,8 +82,11 @@ class CoreFlow:
         )
 
     def wait_for_ticket(self, registration: dict, timeout: float = 15) -> dict:
-        return wait_until(lambda: _json_if_ok(self.ticket(registration)), timeout,
-                          f"ticket of {registration['id']}")
+        return wait_until(
+            lambda: _json_if_ok(self.ticket(registration)),
+            timeout,
+            f"ticket of {registration['id']}",
+        )
 
     def cancel(self, registration: dict) -> requests.Response:
         return self.post(
@@ -103,8 +107,11 @@ class CoreFlow:
         return self.get(f"/api/checkin/tickets/{ticket_id}", headers=self.organiser)
 
     def wait_until_in_roster(self, ticket_id: str, timeout: float = 15) -> dict:
-        return wait_until(lambda: _json_if_ok(self.roster_ticket(ticket_id)), timeout,
-                          f"ticket {ticket_id} in the check-in roster")
+        return wait_until(
+            lambda: _json_if_ok(self.roster_ticket(ticket_id)),
+            timeout,
+            f"ticket {ticket_id} in the check-in roster",
+        )
 
 
 def _json_if_ok(response: requests.Response):

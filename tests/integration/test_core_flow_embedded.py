@@ -35,9 +35,7 @@ def test_an_altered_ticket_is_invalid(embedded):
 
 def test_beyond_the_quota_attendees_are_waitlisted_never_oversold(embedded):
     event_id, ticket_type_id = embedded.published_event(quota=2)
-    statuses = [
-        embedded.registered(event_id, ticket_type_id)["status"] for _ in range(4)
-    ]
+    statuses = [embedded.registered(event_id, ticket_type_id)["status"] for _ in range(4)]
     assert statuses == ["confirmed", "confirmed", "waitlisted", "waitlisted"]
     event = embedded.get(f"/api/registration/events/{event_id}").json()
     assert event["ticket_types"][0]["remaining"] == 0
@@ -58,7 +56,8 @@ def test_cancelling_revokes_the_ticket_and_promotes_the_waitlist(embedded):
     embedded_wait = embedded.wait_for_ticket(waiting)
     assert embedded_wait["status"] == "valid"
     promoted = embedded.get(
-        f"/api/registration/registrations/{waiting['id']}", params={"token": waiting["manage_token"]}
+        f"/api/registration/registrations/{waiting['id']}",
+        params={"token": waiting["manage_token"]},
     ).json()
     assert promoted["status"] == "confirmed"
 
@@ -89,7 +88,9 @@ def test_a_scan_id_seen_before_gets_its_first_answer(embedded):
     embedded.wait_until_in_roster(ticket["id"])
     assert embedded.scan(ticket["payload"], scan_id="door-1-0001")["verdict"] == "ok"
     assert embedded.scan(ticket["payload"], scan_id="door-1-0001")["verdict"] == "ok"
-    assert embedded.scan(ticket["payload"], scan_id="door-1-0002")["verdict"] == "already_checked_in"
+    assert (
+        embedded.scan(ticket["payload"], scan_id="door-1-0002")["verdict"] == "already_checked_in"
+    )
 
 
 def test_the_organiser_exports_registrations_as_csv_excel_can_read(embedded):
