@@ -1,0 +1,132 @@
+"""A whole distributed Loopgate for tests: the Procfile's processes run by honcho, exactly as
+`make distributed` runs them, on the local RabbitMQ and PostgreSQL, with test databases."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+
+from shared.bus.topology import SERVICES, dead_letter_queue_name, queue_name
+from shared.rabbitmq_admin import connection_parameters
+from tests.support import ORGANISER_TOKEN, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+class DistributedLoopgate:
+    def __init__(self, broker_url: str, postgres_url: str, data_dir: Path, base_port: int = 18000):
+        self.broker_url = broker_url
+        self.port = base_port
+        self.url = f"http://127.0.0.1:{base_port}"
+        server = postgres_url.rsplit("/", 1)[0]
+        self.database_urls = {name: f"{server}/loopgate_test_{name}" for name in SERVICES}
+        self.env = {
+            **os.environ,
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "LOOPGATE_MODE": "distributed",
+            "LOOPGATE_BROKER_URL": broker_url,
+            "LOOPGATE_PORT": str(base_port),
+            "LOOPGATE_DATA_DIR": str(data_dir),
+            "LOOPGATE_BOOTSTRAP_TOKEN": ORGANISER_TOKEN,
+            "LOOPGATE_RATE_LIMIT": "off",
+            "LOOPGATE_RELAY_POLL_SECONDS": "0.05",
+            **{
+                f"LOOPGATE_{name.upper()}_PORT": str(base_port + 101 + index)
+                for index, name in enumerate(SERVICES)
+            },
+            **{
+                f"LOOPGATE_{name.upper()}_DATABASE_URL": url
+                for name, url in self.database_urls.items()
+            },
+        }
+        self._process: subprocess.Popen | None = None
+        self._log = open(data_dir / "processes.log", "w+b")  # noqa: SIM115 (kept for reading)
+        self.engines = {}
+
+    def start(self) -> "DistributedLoopgate":
+        self._reset()
+        subprocess.run(
+            [BIN / "loopgate", "--log-level", "WARNING", "migrate"],
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        self._process = subprocess.Popen(
+            [BIN / "honcho", "--procfile", "Procfile", "--app-root", str(ROOT), "start"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(self._ready, 60, "all services ready behind the gateway", interval=0.2)
+        self.engines = {name: create_engine(url) for name, url in self.database_urls.items()}
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGTERM)
+            try:
+                self._process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait(5)
+        for engine in self.engines.values():
+            engine.dispose()
+        self._log.close()
+
+    def log_tail(self, lines: int = 60) -> str:
+        self._log.flush()
+        self._log.seek(0)
+        return b"\n".join(self._log.read().splitlines()[-lines:]).decode(errors="replace")
+
+    def scalar(self, service: str, sql: str, **params):
+        with self.engines[service].connect() as connection:
+            return connection.scalar(text(sql), params)
+
+    def _ready(self) -> bool:
+        if self._process.poll() is not None:
+            raise AssertionError(f"honcho exited:\n{self.log_tail()}")
+        try:
+            return all(
+                requests.get(f"{self.url}/api/{name}/readyz", timeout=2).status_code == 200
+                for name in SERVICES
+            )
+        except (requests.ConnectionError, requests.Timeout):
+            return False
+
+    def _reset(self) -> None:
+        """Fresh test databases and queues, so every run starts from nothing."""
+        import pika
+
+        for url in self.database_urls.values():
+            server, name = url.rsplit("/", 1)
+            admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
+        connection = pika.BlockingConnection(connection_parameters(self.broker_url))
+        channel = connection.channel()
+        for name in SERVICES:
+            channel.queue_delete(queue_name(name))
+            channel.queue_delete(dead_letter_queue_name(name))
+        connection.close()
+
+
+def wait_for_rabbitmq(broker_url: str, timeout: float = 60) -> None:
+    import pika
+
+    def reachable():
+        try:
+            pika.BlockingConnection(connection_parameters(broker_url)).close()
+            return True
+        except pika.exceptions.AMQPError:
+            return False
+
+    wait_until(reachable, timeout, "RabbitMQ to accept connections", interval=0.5)
