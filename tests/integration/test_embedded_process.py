@@ -1,0 +1,91 @@
+"""`loopgate run` (what `make run` starts): prints what a new user needs, stops cleanly on
+Ctrl-C, and a second run keeps the data."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from tests.support import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RunningLoopgate:
+    def __init__(self, data_dir: Path, port: int):
+        self.output = data_dir / f"run-{port}.log"
+        self._log = open(self.output, "w")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [Path(sys.executable).parent / "loopgate", "run"],
+            env={**os.environ, "LOOPGATE_DATA_DIR": str(data_dir), "LOOPGATE_PORT": str(port)},
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.banner = wait_until(self._banner, 60, "the start banner", interval=0.2)
+
+    def _banner(self) -> str | None:
+        text = self.output.read_text()
+        assert self.process.poll() is None, text
+        return text if "Press Ctrl-C to stop." in text else None
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(30)
+        self._log.close()
+        return code
+
+
+def test_run_prints_the_urls_and_token_stops_on_ctrl_c_and_keeps_its_data(tmp_path):
+    port = _free_port()
+    first = RunningLoopgate(tmp_path, port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert url in first.banner
+        for service in ("registration", "ticketing", "checkin"):
+            assert f"{url}/api/{service}/docs" in first.banner
+        token = re.search(r"organiser token: (\S+)", first.banner).group(1)
+        showcase = re.search(r"demo showcase:\s+(\S+)", first.banner).group(1)
+        event = requests.get(showcase, timeout=10).json()
+        registration = requests.post(
+            f"{url}/api/registration/events/{event['id']}/registrations",
+            json={
+                "ticket_type_id": event["ticket_types"][0]["id"],
+                "attendee": {"name": "Wong Ka Yan", "email": "kayan@example.com"},
+            },
+            timeout=10,
+        ).json()
+        assert registration["status"] == "confirmed"
+    finally:
+        assert first.interrupt() == 0
+
+    second = RunningLoopgate(tmp_path, port)
+    try:
+        assert f"organiser token: {token}" in second.banner
+        kept = requests.get(
+            f"{url}/api/registration/registrations/{registration['id']}",
+            params={"token": registration["manage_token"]},
+            timeout=10,
+        )
+        assert kept.status_code == 200
+        ticket = requests.get(
+            f"{url}/api/ticketing/registrations/{registration['id']}/ticket",
+            params={"token": registration["manage_token"]},
+            timeout=10,
+        )
+        assert ticket.status_code == 200
+        events = requests.get(f"{url}/api/registration/events", timeout=10).json()
+        assert [e["id"] for e in events] == [event["id"]], "the demo showcase is seeded once"
+    finally:
+        assert second.interrupt() == 0
