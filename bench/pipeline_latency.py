@@ -34,8 +34,8 @@ def measure(flow: CoreFlow) -> dict:
     for _ in range(REGISTRATIONS):
         started = time.perf_counter()
         registration = flow.registered(event_id, ticket_type_id)
-        ticket = _poll(lambda: flow.ticket(registration))
-        _poll(lambda: flow.roster_ticket(ticket["id"]))
+        ticket = _poll(flow.ticket, registration)
+        _poll(flow.roster_ticket, ticket["id"])
         latencies.append(time.perf_counter() - started)
         time.sleep(0.01)  # a steady rate, not a burst
     return {
@@ -47,10 +47,10 @@ def measure(flow: CoreFlow) -> dict:
     }
 
 
-def _poll(request, timeout: float = 30):
+def _poll(request, argument, timeout: float = 30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = request()
+        response = request(argument)
         if response.status_code == 200:
             return response.json()
         time.sleep(0.002)
