@@ -6,6 +6,8 @@ from functools import wraps
 from http import HTTPStatus
 
 import swagger_ui_bundle
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask import Flask, Response, current_app, g, json, request, send_from_directory
 from flask_smorest import Api, Blueprint
 from kombu import Connection
@@ -201,3 +203,13 @@ def manage_token() -> str | None:
 def wants_csv() -> bool:
     best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
     return best == "text/csv"
+
+
+def limit_rate(app: Flask, endpoint: str, rate: str | None) -> None:
+    """Limit one endpoint per client address (behind the gateway, the address ProxyFix
+    took from the trusted hop). Counters live in each process; with N gunicorn workers a
+    client gets at most N times the rate, which is still a bound."""
+    if rate is None:
+        return
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True)
+    app.view_functions[endpoint] = limiter.limit(rate)(app.view_functions[endpoint])

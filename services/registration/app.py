@@ -5,6 +5,7 @@ from pathlib import Path
 from services.registration import api, handlers
 from services.registration.models import Base, tables
 from shared.app_factory import build_app
+from shared.http import limit_rate
 from shared.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -17,4 +18,6 @@ DEFINITION = ServiceDefinition(
 
 
 def create_app(settings=None, runtime=None):
-    return build_app(DEFINITION, [api.blp], __name__, settings, runtime)
+    app = build_app(DEFINITION, [api.blp], __name__, settings, runtime)
+    limit_rate(app, "registration.register", app.extensions["loopgate"].settings.rate_limit)
+    return app
