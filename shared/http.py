@@ -6,9 +6,9 @@ from functools import wraps
 from http import HTTPStatus
 
 import swagger_ui_bundle
+from flask import Flask, Response, current_app, g, json, request, send_from_directory
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask import Flask, Response, current_app, g, json, request, send_from_directory
 from flask_smorest import Api, Blueprint
 from kombu import Connection
 from werkzeug.exceptions import HTTPException
