@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shared.auth import Principal, authenticate
 from shared.db import database_reachable
 from shared.errors import DomainError
+from shared.schemas import ProblemSchema
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,20 @@ def problem(status: int, detail: str | None = None, slug: str | None = None, **e
 
 
 class ProblemApi(Api):
-    """flask-smorest's Api answering every HTTP error as RFC 9457 problem+json."""
+    """flask-smorest's Api answering, and documenting, every HTTP error as RFC 9457
+    problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        # The error responses flask-smorest documents take their content type from this
+        # attribute; success responses are documented elsewhere and stay application/json.
+        success_type = self.DEFAULT_RESPONSE_CONTENT_TYPE
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = success_type
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}

@@ -133,11 +133,14 @@ class ContractError(ValueError):
 def make_envelope(event_type: str, data: dict, source: str, correlation_id: str | None) -> dict:
     """Serialise `data` into a checked, JSON-ready envelope."""
     schema = _schema(event_type)
-    serialised = schema.dump(data)
-    unknown = set(data) - set(schema.fields)
+    unknown = _unknown_fields(schema, data)
+    try:
+        serialised = schema.dump(data)
+    except (TypeError, ValueError, AttributeError) as error:
+        raise ContractError(f"{event_type}: {error}") from None
     errors = schema.validate(serialised)
     if unknown or errors:
-        raise ContractError(f"{event_type}: unknown fields {sorted(unknown)}; errors {errors}")
+        raise ContractError(f"{event_type}: unknown fields {unknown}; errors {errors}")
     return {
         "id": str(uuid.uuid4()),
         "type": event_type,
@@ -157,6 +160,22 @@ def read_envelope(message: dict) -> tuple[dict, dict]:
     except ValidationError as error:
         raise ContractError(str(error.messages)) from None
     return envelope, data
+
+
+def _unknown_fields(schema: Schema, data, path: str = "") -> list[str]:
+    """Fields in `data` the schema does not know, nested objects and lists included (dump
+    would silently drop them, and the producer would never learn)."""
+    if not isinstance(data, dict):
+        return []
+    unknown = [f"{path}{name}" for name in data if name not in schema.fields]
+    for name, field in schema.fields.items():
+        value = data.get(name)
+        inner = field.inner if isinstance(field, fields.List) else field
+        if isinstance(inner, fields.Nested) and value is not None:
+            items = value if isinstance(field, fields.List) else [value]
+            for item in items:
+                unknown += _unknown_fields(inner.schema, item, f"{path}{name}.")
+    return unknown
 
 
 def _schema(event_type: str) -> Schema:
