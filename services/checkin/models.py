@@ -75,10 +75,12 @@ class Admission(Base):
 
 
 class Scan(Base):
-    """Every scan with its answer; the client-made id makes a retried upload count once."""
+    """Every scan with its answer; the client-made id makes a retried upload count once.
+    Ids are unique per organisation, so one organisation's ids never reveal another's scans."""
 
     __tablename__ = "scans"
 
+    organisation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     scan_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     list_id: Mapped[str | None] = mapped_column(Id, index=True)
     ticket_id: Mapped[str | None] = mapped_column(Id, index=True)

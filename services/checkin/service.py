@@ -65,13 +65,14 @@ def scan(
     scanned_at = request.scanned_at or now or datetime.now(UTC)
     try:
         with uow:
-            earlier = uow.session.get(Scan, request.scan_id)
+            earlier = uow.session.get(Scan, (principal.organisation_id, request.scan_id))
             if earlier is not None:
                 return earlier.answer
             answer, ticket, checkin_list = _judge(uow.session, principal, request, scanned_at)
             answer["scan_id"] = request.scan_id
             uow.session.add(
                 Scan(
+                    organisation_id=principal.organisation_id,
                     scan_id=request.scan_id,
                     list_id=checkin_list.id if checkin_list else None,
                     ticket_id=ticket.id if ticket else None,
@@ -100,7 +101,7 @@ def scan(
     except IntegrityError:
         # The same scan id was uploaded twice at once; the first one's answer stands.
         with uow:
-            return uow.session.get(Scan, request.scan_id).answer
+            return uow.session.get(Scan, (principal.organisation_id, request.scan_id)).answer
 
 
 def _judge(session: Session, principal: Principal, request: ScanRequest, scanned_at: datetime):
