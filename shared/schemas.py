@@ -27,9 +27,16 @@ def validate_timezone(name: str) -> None:
         raise ValidationError("Not a known IANA time zone, e.g. Asia/Hong_Kong.") from None
 
 
+class TrimmedString(fields.String):
+    """Text with surrounding whitespace removed, so "   " is as empty as ""."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
 def Text(max_length: int, **kwargs) -> fields.String:  # noqa: N802 (reads like a field class)
     required = kwargs.pop("required", False)
-    return fields.String(
+    return TrimmedString(
         required=required,
         validate=validate.Length(min=1 if required else 0, max=max_length),
         **kwargs,

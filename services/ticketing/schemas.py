@@ -6,7 +6,8 @@ class ManageTokenQuery(Schema):
 
 
 class ImageKeyQuery(Schema):
-    key = fields.String(required=True, metadata={"description": "The image's unguessable key"})
+    # A missing key answers 404 like a wrong one: the URL simply does not exist.
+    key = fields.String(load_default=None, metadata={"description": "The image's unguessable key"})
 
 
 class TicketOut(Schema):
