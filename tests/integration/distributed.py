@@ -3,6 +3,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,7 @@ class DistributedLoopgate:
         self.engines = {}
 
     def start(self) -> "DistributedLoopgate":
+        self._refuse_taken_ports()
         self._reset()
         subprocess.run(
             [BIN / "loopgate", "--log-level", "WARNING", "migrate"],
@@ -65,7 +67,11 @@ class DistributedLoopgate:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_until(self._ready, 60, "all services ready behind the gateway", interval=0.2)
+        try:
+            wait_until(self._ready, 60, "all services ready behind the gateway", interval=0.2)
+        except BaseException:
+            self.stop()
+            raise
         self.engines = {name: create_engine(url) for name, url in self.database_urls.items()}
         return self
 
@@ -100,6 +106,13 @@ class DistributedLoopgate:
             )
         except (requests.ConnectionError, requests.Timeout):
             return False
+
+    def _refuse_taken_ports(self) -> None:
+        ports = [self.port] + [self.port + 101 + index for index in range(len(SERVICES))]
+        for port in ports:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    raise RuntimeError(f"port {port} is taken (a Loopgate left running?)")
 
     def _reset(self) -> None:
         """Fresh test databases and queues, so every run starts from nothing."""
