@@ -37,17 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     dead.add_argument("--id", action="append", dest="ids", help="replay only this message id")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from shared.logs import configure_logging
     from shared.settings import Settings, SettingsError
 
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         parser.error(str(error))
+    configure_logging(
+        getattr(args, "service", None) or "loopgate",
+        json_lines=not settings.is_embedded,
+        level=args.log_level,
+    )
     return COMMANDS[args.command](settings, args) or 0
 
 

@@ -16,6 +16,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.logs import current_correlation_id
+
 log = logging.getLogger(__name__)
 
 
@@ -111,7 +113,6 @@ class UnitOfWork:
         self._outbox_writer = outbox_writer
         self._after_commit = after_commit
         self.session: Session | None = None
-        self.correlation_id: str | None = None
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
@@ -125,7 +126,7 @@ class UnitOfWork:
         self.session = None
 
     def publish(self, event_type: str, data: dict) -> None:
-        self._outbox_writer(self.session, event_type, data, self.correlation_id)
+        self._outbox_writer(self.session, event_type, data, current_correlation_id())
         self._published = True
 
     def commit(self) -> None:

@@ -17,6 +17,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shared.auth import Principal, authenticate
 from shared.db import database_reachable
 from shared.errors import DomainError
+from shared.logs import (
+    configure_logging,
+    current_correlation_id,
+    new_correlation_id,
+    set_correlation_id,
+)
 from shared.schemas import ProblemSchema
 
 log = logging.getLogger(__name__)
@@ -86,6 +92,7 @@ class ProblemApi(Api):
 
 def create_service_app(runtime, blueprints: list[Blueprint], import_name: str) -> Flask:
     name = runtime.name
+    configure_logging(name, json_lines=not runtime.settings.is_embedded)
     app = Flask(import_name)
     app.config.update(
         API_TITLE=f"Loopgate {name}",
@@ -112,6 +119,8 @@ def create_service_app(runtime, blueprints: list[Blueprint], import_name: str) -
         "swagger_ui_assets",
         lambda filename: send_from_directory(swagger_ui_bundle.swagger_ui_path, filename),
     )
+    app.before_request(_take_correlation_id)
+    app.after_request(_return_correlation_id)
     app.before_request(_refuse_oversized_body)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -123,6 +132,21 @@ def create_service_app(runtime, blueprints: list[Blueprint], import_name: str) -
             x_host=runtime.settings.trusted_proxy_hops,
         )
     return app
+
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def _take_correlation_id():
+    given = request.headers.get(CORRELATION_HEADER, "")
+    # Only a short plain id is taken from outside; anything else gets a fresh one.
+    usable = given if 0 < len(given) <= 64 and given.replace("-", "").isalnum() else None
+    set_correlation_id(usable or new_correlation_id())
+
+
+def _return_correlation_id(response: Response) -> Response:
+    response.headers[CORRELATION_HEADER] = current_correlation_id() or ""
+    return response
 
 
 def _refuse_oversized_body():

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, DateTime, MetaData, String, Table, select
 
 from shared.db import UnitOfWork
+from shared.logs import set_correlation_id
 
 
 def define_inbox_table(metadata: MetaData) -> Table:
@@ -32,8 +33,8 @@ def process_once(
     second at commit and its delivery is retried, finding the event already processed.
     """
     event_id = str(envelope["id"])
+    set_correlation_id(envelope.get("correlation_id") or event_id)
     with uow:
-        uow.correlation_id = envelope.get("correlation_id") or event_id
         seen = uow.session.scalar(select(inbox.c.event_id).where(inbox.c.event_id == event_id))
         if seen:
             return False
