@@ -88,6 +88,7 @@ def _migrate(settings, args) -> int:
         runtime.prepare()
         runtime.dispose()
         print(f"{name}: database migrated")
+        _reset_metrics_dir(settings.data_dir / "metrics" / name)
     if settings.broker_url.startswith("amqp"):
         from shared.bus.topology import subscriptions
         from shared.rabbitmq_admin import declare_topology
@@ -95,6 +96,15 @@ def _migrate(settings, args) -> int:
         for line in declare_topology(settings.broker_url, subscriptions()):
             print(line)
     return 0
+
+
+def _reset_metrics_dir(directory: Path) -> None:
+    """The Procfile's processes share counters here (PROMETHEUS_MULTIPROC_DIR); files of
+    processes from an earlier run would be added to this run's."""
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
 
 
 def _worker(settings, args) -> int:

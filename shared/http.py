@@ -1,6 +1,7 @@
 """What every service's Flask app has: OpenAPI, problem+json errors, auth, health checks."""
 
 import logging
+import time
 from collections.abc import Callable
 from functools import wraps
 from http import HTTPStatus
@@ -23,6 +24,7 @@ from shared.logs import (
     new_correlation_id,
     set_correlation_id,
 )
+from shared.metrics import HTTP_REQUEST_SECONDS, metrics_text
 from shared.schemas import ProblemSchema
 
 log = logging.getLogger(__name__)
@@ -121,7 +123,11 @@ def create_service_app(runtime, blueprints: list[Blueprint], import_name: str) -
     )
     app.before_request(_take_correlation_id)
     app.after_request(_return_correlation_id)
+    app.before_request(_start_timer)
+    app.after_request(_observe_latency)
     app.before_request(_refuse_oversized_body)
+    for path in ("/metrics", f"/api/{name}/metrics"):
+        app.add_url_rule(path, f"metrics{path.count('/')}", _metrics)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(Exception, _unexpected_error)
     if runtime.settings.trusted_proxy_hops:
@@ -132,6 +138,22 @@ def create_service_app(runtime, blueprints: list[Blueprint], import_name: str) -
             x_host=runtime.settings.trusted_proxy_hops,
         )
     return app
+
+
+def _start_timer():
+    g.request_started = time.perf_counter()
+
+
+def _observe_latency(response: Response) -> Response:
+    started = g.pop("request_started", None)
+    if started is not None:
+        HTTP_REQUEST_SECONDS.labels(
+            current_runtime().name,
+            request.method,
+            request.url_rule.rule if request.url_rule else "unmatched",
+            str(response.status_code),
+        ).observe(time.perf_counter() - started)
+    return response
 
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -155,6 +177,11 @@ def _refuse_oversized_body():
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return problem(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
     return None
+
+
+def _metrics() -> Response:
+    body, content_type = metrics_text(current_runtime())
+    return Response(body, content_type=content_type)
 
 
 def _domain_error(error: DomainError) -> Response:

@@ -38,8 +38,9 @@ class ServiceWorker:
     def wait_until_consuming(self, timeout: float = 10) -> bool:
         return self._consumer is None or self._consumer.ready.wait(timeout)
 
-    def _process(self, envelope: dict, data: dict, handle) -> None:
-        process_once(self.runtime.unit_of_work(), self.runtime.tables.inbox, envelope, data, handle)
+    def _process(self, envelope: dict, data: dict, handle) -> bool:
+        inbox = self.runtime.tables.inbox
+        return process_once(self.runtime.unit_of_work(), inbox, envelope, data, handle)
 
     def _spawn(self, role: str, target) -> None:
         thread = threading.Thread(target=target, name=f"{self.runtime.name}-{role}", daemon=True)

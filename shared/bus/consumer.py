@@ -24,6 +24,7 @@ from shared.bus.topology import (
     queue_arguments,
     queue_name,
 )
+from shared.metrics import count_consumed
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +97,20 @@ class EventConsumer(ConsumerMixin):
 
     def on_message(self, body, message) -> None:
         message_id = message.properties.get("message_id") or str(body.get("id", ""))
+        event_type = str(body.get("type", "unknown"))
         try:
             envelope, data = read_envelope(body)
-            self._process(envelope, data, self._handlers[envelope["type"]])
+            ran = self._process(envelope, data, self._handlers[envelope["type"]])
         except ContractError as error:
             self._dead_letter(message, body, f"contract: {error}")
+            count_consumed(self._service, event_type, "dead_lettered")
         except Exception as error:
             attempts = self._attempts(message, message_id)
             if attempts >= MAX_DELIVERY_ATTEMPTS:
                 self._dead_letter(message, body, f"{type(error).__name__}: {error}")
+                count_consumed(self._service, event_type, "dead_lettered")
                 return
+            count_consumed(self._service, event_type, "retried")
             log.exception(
                 "%s: handling %s failed (attempt %d)", self._service, message_id, attempts
             )
@@ -115,6 +120,7 @@ class EventConsumer(ConsumerMixin):
         else:
             self._failures.pop(message_id, None)
             message.ack()
+            count_consumed(self._service, event_type, "processed" if ran else "duplicate")
 
     def _attempts(self, message, message_id: str) -> int:
         self._failures[message_id] = self._failures.get(message_id, 0) + 1

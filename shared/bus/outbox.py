@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.bus.broker import broker_connection
 from shared.bus.events import make_envelope
 from shared.bus.topology import EVENTS_EXCHANGE
+from shared.metrics import count_published
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ class OutboxRelay:
             ).all()
             for row in rows:
                 publish_envelope(producer, row.envelope)
+                count_published(row.envelope)
             if rows:
                 session.execute(
                     update(table)

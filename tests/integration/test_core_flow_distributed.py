@@ -66,3 +66,44 @@ def test_cancelling_makes_the_next_scan_revoked(flow, distributed):
     assert flow.scan(ticket["payload"])["verdict"] == "revoked"
     promoted_ticket = flow.wait_for_ticket(waiting, timeout=5)
     assert promoted_ticket["status"] == "valid"
+
+
+def test_each_service_exposes_metrics_summed_over_its_processes(flow):
+    event_id, ticket_type_id = flow.published_event()
+    ticket = flow.wait_for_ticket(flow.registered(event_id, ticket_type_id), timeout=5)
+    flow.wait_until_in_roster(ticket["id"], timeout=5)
+    flow.scan(ticket["payload"])
+    flow.scan(ticket["payload"])
+
+    from tests.support import wait_until
+
+    def sample(service: str, prefix: str) -> float:
+        text = flow.get(f"/api/{service}/metrics").text
+        return sum(
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
+        )
+
+    # Relayed by the worker process, read through a web process: the counters are shared.
+    assert (
+        sample(
+            "registration",
+            'loopgate_events_published_total{service="registration",type="registration.confirmed"',
+        )
+        >= 1
+    )
+    assert wait_until(
+        lambda: sample(
+            "checkin",
+            'loopgate_events_published_total{service="checkin",'
+            'type="checkin.recorded",verdict="already_checked_in"}',
+        ),
+        5,
+        "the scan verdicts in check-in's metrics",
+    )
+    assert (
+        sample("checkin", 'loopgate_http_request_seconds_count{endpoint="/api/checkin/scans"') >= 2
+    )
+    for service in ("registration", "ticketing", "checkin"):
+        text = flow.get(f"/api/{service}/metrics").text
+        assert f'loopgate_outbox_backlog{{service="{service}"}}' in text
+        assert f'loopgate_dead_letters{{service="{service}"}}' in text
