@@ -12,6 +12,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_smorest import Api, Blueprint
 from kombu import Connection
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -129,6 +130,7 @@ def create_service_app(runtime, blueprints: list[Blueprint], import_name: str) -
     for path in ("/metrics", f"/api/{name}/metrics"):
         app.add_url_rule(path, f"metrics{path.count('/')}", _metrics)
     app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
     if runtime.settings.trusted_proxy_hops:
         app.wsgi_app = ProxyFix(
@@ -182,6 +184,15 @@ def _refuse_oversized_body():
 def _metrics() -> Response:
     body, content_type = metrics_text(current_runtime())
     return Response(body, content_type=content_type)
+
+
+def _database_unavailable(error: OperationalError) -> Response:
+    # The database is restarting or unreachable: nothing was changed, and the same request
+    # (with the same Idempotency-Key) can simply be sent again.
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+    response = problem(503, "The service is briefly unavailable; please retry.")
+    response.headers["Retry-After"] = "2"
+    return response
 
 
 def _domain_error(error: DomainError) -> Response:

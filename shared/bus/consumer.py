@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from kombu import Connection, Exchange, Producer, Queue, binding
 from kombu.mixins import ConsumerMixin
+from sqlalchemy.exc import OperationalError
 
 from shared.bus.events import ContractError, read_envelope
 from shared.bus.outbox import events_exchange
@@ -104,6 +105,15 @@ class EventConsumer(ConsumerMixin):
         except ContractError as error:
             self._dead_letter(message, body, f"contract: {error}")
             count_consumed(self._service, event_type, "dead_lettered")
+        except OperationalError as error:
+            # The database is down or restarting: not the message's fault, so it does not
+            # count towards dead-lettering; wait a little and try again.
+            log.warning(
+                "%s: database unavailable (%s); retrying %s", self._service, error.orig, message_id
+            )
+            count_consumed(self._service, event_type, "retried")
+            time.sleep(2)
+            message.requeue()
         except Exception as error:
             attempts = self._attempts(message, message_id)
             if attempts >= MAX_DELIVERY_ATTEMPTS:

@@ -1,5 +1,9 @@
-"""A whole distributed Loopgate for tests: the Procfile's processes run by honcho, exactly as
-`make distributed` runs them, on the local RabbitMQ and PostgreSQL, with test databases."""
+"""A whole distributed Loopgate for tests: the Procfile's processes, exactly as
+`make distributed` runs them, on the local RabbitMQ and PostgreSQL, with test databases.
+
+honcho runs the web processes and the gateway; the workers run beside it from the same
+Procfile lines, so a test can kill one (honcho would stop everything when a child dies, where
+a real deployment restarts the process)."""
 
 import os
 import signal
@@ -46,6 +50,7 @@ class DistributedLoopgate:
             },
         }
         self._process: subprocess.Popen | None = None
+        self._workers: dict[str, subprocess.Popen] = {}
         self._log = open(data_dir / "processes.log", "w+b")  # noqa: SIM115 (kept for reading)
         self.engines = {}
 
@@ -59,14 +64,25 @@ class DistributedLoopgate:
             check=True,
             capture_output=True,
         )
+        commands = _procfile()
         self._process = subprocess.Popen(
-            [BIN / "honcho", "--procfile", "Procfile", "--app-root", str(ROOT), "start"],
+            [
+                BIN / "honcho",
+                "--procfile",
+                "Procfile",
+                "--app-root",
+                str(ROOT),
+                "start",
+                *(name for name in commands if not name.startswith("worker-")),
+            ],
             env=self.env,
             cwd=ROOT,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        for service in SERVICES:
+            self.start_worker(service)
         try:
             wait_until(self._ready, 60, "all services ready behind the gateway", interval=0.2)
         except BaseException:
@@ -75,7 +91,32 @@ class DistributedLoopgate:
         self.engines = {name: create_engine(url) for name, url in self.database_urls.items()}
         return self
 
+    def start_worker(self, service: str) -> None:
+        self._workers[service] = subprocess.Popen(
+            ["sh", "-c", _procfile()[f"worker-{service}"]],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill_worker(self, service: str) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no cleanup, unacked messages and all."""
+        worker = self._workers.pop(service)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+
     def stop(self) -> None:
+        for worker in self._workers.values():
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+        for worker in self._workers.values():
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+        self._workers.clear()
         if self._process is not None and self._process.poll() is None:
             os.killpg(self._process.pid, signal.SIGTERM)
             try:
@@ -130,6 +171,11 @@ class DistributedLoopgate:
             channel.queue_delete(queue_name(name))
             channel.queue_delete(dead_letter_queue_name(name))
         connection.close()
+
+
+def _procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
 
 
 def wait_for_rabbitmq(broker_url: str, timeout: float = 60) -> None:
