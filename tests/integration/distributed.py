@@ -88,7 +88,9 @@ class DistributedLoopgate:
         except BaseException:
             self.stop()
             raise
-        self.engines = {name: create_engine(url) for name, url in self.database_urls.items()}
+        self.engines = {
+            name: create_engine(url, pool_pre_ping=True) for name, url in self.database_urls.items()
+        }
         return self
 
     def start_worker(self, service: str) -> None:
