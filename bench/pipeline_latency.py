@@ -91,7 +91,7 @@ def distributed() -> dict | None:
     from tests.integration.distributed import DistributedLoopgate
 
     with tempfile.TemporaryDirectory() as data_dir:
-        system = DistributedLoopgate(RABBITMQ_URL, POSTGRES_URL, Path(data_dir), base_port=18500)
+        system = DistributedLoopgate(RABBITMQ_URL, POSTGRES_URL, Path(data_dir))
         system.start()
         try:
             return measure(CoreFlow(system.url))

@@ -24,10 +24,10 @@ BIN = Path(sys.executable).parent
 
 
 class DistributedLoopgate:
-    def __init__(self, broker_url: str, postgres_url: str, data_dir: Path, base_port: int = 18000):
+    def __init__(self, broker_url: str, postgres_url: str, data_dir: Path):
         self.broker_url = broker_url
-        self.port = base_port
-        self.url = f"http://127.0.0.1:{base_port}"
+        gateway_port, *service_ports = _free_ports(1 + len(SERVICES))
+        self.url = f"http://127.0.0.1:{gateway_port}"
         server = postgres_url.rsplit("/", 1)[0]
         self.database_urls = {name: f"{server}/loopgate_test_{name}" for name in SERVICES}
         self.env = {
@@ -35,14 +35,14 @@ class DistributedLoopgate:
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "LOOPGATE_MODE": "distributed",
             "LOOPGATE_BROKER_URL": broker_url,
-            "LOOPGATE_PORT": str(base_port),
+            "LOOPGATE_PORT": str(gateway_port),
             "LOOPGATE_DATA_DIR": str(data_dir),
             "LOOPGATE_BOOTSTRAP_TOKEN": ORGANISER_TOKEN,
             "LOOPGATE_RATE_LIMIT": "off",
             "LOOPGATE_RELAY_POLL_SECONDS": "0.05",
             **{
-                f"LOOPGATE_{name.upper()}_PORT": str(base_port + 101 + index)
-                for index, name in enumerate(SERVICES)
+                f"LOOPGATE_{name.upper()}_PORT": str(port)
+                for name, port in zip(SERVICES, service_ports, strict=True)
             },
             **{
                 f"LOOPGATE_{name.upper()}_DATABASE_URL": url
@@ -55,7 +55,6 @@ class DistributedLoopgate:
         self.engines = {}
 
     def start(self) -> "DistributedLoopgate":
-        self._refuse_taken_ports()
         self._reset()
         subprocess.run(
             [BIN / "loopgate", "--log-level", "WARNING", "migrate"],
@@ -150,13 +149,6 @@ class DistributedLoopgate:
         except (requests.ConnectionError, requests.Timeout):
             return False
 
-    def _refuse_taken_ports(self) -> None:
-        ports = [self.port] + [self.port + 101 + index for index in range(len(SERVICES))]
-        for port in ports:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    raise RuntimeError(f"port {port} is taken (a Loopgate left running?)")
-
     def _reset(self) -> None:
         """Fresh test databases and queues, so every run starts from nothing."""
         import pika
@@ -173,6 +165,18 @@ class DistributedLoopgate:
             channel.queue_delete(queue_name(name))
             channel.queue_delete(dead_letter_queue_name(name))
         connection.close()
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports nothing listens on now, so a test run never meets a developer's instance."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def _procfile() -> dict[str, str]:
