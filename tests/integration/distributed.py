@@ -39,7 +39,6 @@ class DistributedLoopgate:
             "LOOPGATE_DATA_DIR": str(data_dir),
             "LOOPGATE_BOOTSTRAP_TOKEN": ORGANISER_TOKEN,
             "LOOPGATE_RATE_LIMIT": "off",
-            "LOOPGATE_RELAY_POLL_SECONDS": "0.05",
             **{
                 f"LOOPGATE_{name.upper()}_PORT": str(port)
                 for name, port in zip(SERVICES, service_ports, strict=True)
