@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run distributed test bench lint system-packages
+.PHONY: install run distributed test bench translations lint system-packages
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,25 @@ test: install system-packages
 ## bench: benchmarks that print figures (not timed tests)
 bench: install
 	$(BIN)/python bench/pipeline_latency.py
+	$(BIN)/python bench/scan_rates.py
+	$(BIN)/python bench/ticket_drop.py
+	$(BIN)/python bench/ticketing_rates.py
+
+## translations: extract each service's texts (services/*/translations/babel.cfg), merge them
+## into its zh_Hant_HK and zh_Hans_CN catalogues, and compile those (commit .po and .mo)
+translations: install
+	@for dir in services/*/translations; do \
+		service=$${dir%/translations}; \
+		$(BIN)/pybabel -q extract -F $$dir/babel.cfg -o $$dir/messages.pot $$service || exit 1; \
+		for locale in zh_Hant_HK zh_Hans_CN; do \
+			if [ -f $$dir/$$locale/LC_MESSAGES/messages.po ]; then \
+				$(BIN)/pybabel -q update -i $$dir/messages.pot -d $$dir -l $$locale || exit 1; \
+			else \
+				$(BIN)/pybabel -q init -i $$dir/messages.pot -d $$dir -l $$locale || exit 1; \
+			fi; \
+		done; \
+		$(BIN)/pybabel -q compile -d $$dir || exit 1; \
+	done
 
 lint: install
 	$(BIN)/ruff check .

@@ -54,19 +54,33 @@ def ensure_token(session: Session, table: Table, token: str, principal: Principa
     if session.scalar(select(table.c.token_sha256).where(table.c.token_sha256 == digest)):
         return
     try:
-        session.execute(
-            table.insert().values(
-                token_sha256=digest,
-                role=principal.role,
-                organisation_id=principal.organisation_id,
-                event_id=principal.event_id,
-                created_at=datetime.now(UTC),
-            )
-        )
+        store_token(session, table, token, principal)
         session.commit()
     except IntegrityError:
         # Another process of the same service ensured it at the same moment.
         session.rollback()
+
+
+def store_token(session: Session, table: Table, token: str, principal: Principal) -> None:
+    """Add the token's digest in the caller's transaction (it commits)."""
+    session.execute(
+        table.insert().values(
+            token_sha256=token_digest(token),
+            role=principal.role,
+            organisation_id=principal.organisation_id,
+            event_id=principal.event_id,
+            created_at=datetime.now(UTC),
+        )
+    )
+
+
+def revoke_token(session: Session, table: Table, digest: str) -> None:
+    """Refuse the token from now on, in the caller's transaction (it commits)."""
+    session.execute(
+        table.update()
+        .where(table.c.token_sha256 == digest, table.c.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
 
 
 def authenticate(session: Session, table: Table, token: str) -> Principal | None:

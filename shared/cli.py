@@ -61,11 +61,17 @@ def _run(settings, args) -> int:
 
         token = bootstrap_organiser_token(settings.bootstrap_token, settings.data_dir)
         showcase = seed_demo_showcase(system, token)
+        mail = (
+            f"sent through {settings.smtp_server.host}"
+            if settings.smtp_url
+            else f"{url}/api/ticketing/mailbox  (.eml files in {settings.mailbox_dir})"
+        )
         print(
             f"\nLoopgate is running (embedded) on {url}\n"
             f"  data:            {settings.data_dir}\n"
             f"  demo showcase:   {url}/api/registration/events/{showcase}\n"
             f"  organiser token: {token}\n"
+            f"  mail:            {mail}\n"
             "  API docs:\n"
             + "".join(
                 f"    {url}/api/{name}/docs  ({url}/api/{name}/openapi.json)\n" for name in SERVICES

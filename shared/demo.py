@@ -1,4 +1,6 @@
-"""The demo showcase `make run` seeds, so a new user has something to register for."""
+"""The demo showcase `make run` seeds, so a new user has something to register for: in three
+languages, with a workshop of its own capacity, questions and a consent, and a ticket type
+that needs the organiser's approval."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,7 +14,7 @@ DEMO_TITLE = "Harbour Lights Innovation Showcase 港深創科展"
 
 def seed_demo_showcase(system, organiser_token: str) -> str:
     """Create and publish the demo showcase once; return its id."""
-    from services.registration import service
+    from services.registration import event_admin
     from services.registration.models import Event
 
     runtime = system.runtimes["registration"]
@@ -23,20 +25,94 @@ def seed_demo_showcase(system, organiser_token: str) -> str:
     organiser = Principal(ORGANISER, DEFAULT_ORGANISATION)
     hong_kong = ZoneInfo("Asia/Hong_Kong")
     today = datetime.now(hong_kong).replace(hour=0, minute=0, second=0, microsecond=0)
-    event = service.create_event(
+    event = event_admin.create_event(
         runtime.unit_of_work(),
         organiser,
         {
             "title": DEMO_TITLE,
             "description": "Exhibitions, demo days, performances and talks.",
+            "translations": {
+                "zh_Hant_HK": {
+                    "title": "港灣光影創科展",
+                    "description": "展覽、成果展示日、表演及講座，科技與文化在河套相遇。",
+                },
+                "zh_Hans_CN": {
+                    "title": "港湾光影创科展",
+                    "description": "展览、项目路演、演出和讲座，科技与文化在河套相遇。",
+                },
+            },
+            "categories": ["exhibition", "demo_day", "workshop"],
             "venue": "Lok Ma Chau Loop, Hall A",
             "timezone": "Asia/Hong_Kong",
             "starts_at": today.astimezone(UTC),
             "ends_at": (today + timedelta(days=14, hours=22)).astimezone(UTC),
+            "retention_days": 90,
         },
     )
-    service.add_ticket_type(
-        runtime.unit_of_work(), organiser, event.id, {"name": "General admission", "quota": 500}
+    uow = runtime.unit_of_work
+    event_admin.add_ticket_type(
+        uow(), organiser, event.id, {"name": "General admission", "quota": 500}
     )
-    service.publish_event(runtime.unit_of_work(), organiser, event.id)
+    event_admin.add_ticket_type(
+        uow(),
+        organiser,
+        event.id,
+        {"name": "Exhibitor / Press", "quota": 40, "requires_approval": True},
+    )
+    workshop_starts = today + timedelta(days=1, hours=14)
+    event_admin.add_session(
+        uow(),
+        organiser,
+        event.id,
+        {
+            "title": "Hands-on: paper circuits and lanterns",
+            "translations": {
+                "zh_Hant_HK": {"title": "動手做：紙電路與花燈"},
+                "zh_Hans_CN": {"title": "动手做：纸电路与花灯"},
+            },
+            "starts_at": workshop_starts.astimezone(UTC),
+            "ends_at": (workshop_starts + timedelta(hours=2)).astimezone(UTC),
+            "capacity": 30,
+        },
+    )
+    event_admin.add_question(
+        uow(),
+        organiser,
+        event.id,
+        {
+            "kind": "choice",
+            "label": "What brings you here?",
+            "options": ["Technology", "Art and culture", "Both"],
+            "translations": {
+                "zh_Hant_HK": {
+                    "label": "您對哪方面最感興趣？",
+                    "options": ["科技", "藝術文化", "兩者皆是"],
+                },
+                "zh_Hans_CN": {
+                    "label": "您最感兴趣的是？",
+                    "options": ["科技", "艺术文化", "两者都是"],
+                },
+            },
+        },
+    )
+    event_admin.add_question(
+        uow(),
+        organiser,
+        event.id,
+        {
+            "kind": "consent",
+            "label": "I agree that the organiser keeps my name and email for this event and "
+            "erases them 90 days after it ends.",
+            "required": True,
+            "translations": {
+                "zh_Hant_HK": {
+                    "label": "我同意主辦機構為本活動保存我的姓名及電郵，並於活動結束 90 日後刪除。"
+                },
+                "zh_Hans_CN": {
+                    "label": "我同意主办方为本活动保存我的姓名和邮箱，并在活动结束 90 天后删除。"
+                },
+            },
+        },
+    )
+    event_admin.publish_event(uow(), organiser, event.id)
     return event.id

@@ -4,7 +4,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from shared.bus.topology import SERVICES
 
@@ -17,6 +19,21 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class SmtpServer:
+    """Where mail goes, from LOOPGATE_SMTP_URL: smtp://[user:password@]host[:port] (plain,
+    port 25) or smtp+starttls://... (upgraded to TLS before logging in, port 587)."""
+
+    host: str
+    port: int
+    starttls: bool
+    username: str | None = None
+    password: str | None = None
+
+
+_SMTP_SCHEMES = {"smtp": (25, False), "smtp+starttls": (587, True)}
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: str = EMBEDDED
     data_dir: Path = Path("var")
@@ -26,10 +43,13 @@ class Settings:
     port: int = 8000
     bootstrap_token: str | None = None
     smtp_url: str | None = None
+    # Where attendees' links point (mail is read far from the server that wrote it).
+    public_url: str = "http://127.0.0.1:8000"
+    mail_from: str = "Loopgate <tickets@loopgate.localhost>"
     rate_limit: str | None = "20/minute"
     # How many proxies in front of a service may set X-Forwarded-For (the gateway is one).
     trusted_proxy_hops: int = 0
-    relay_poll_seconds: float = 0.2
+    relay_poll_seconds: float = 0.05
 
     def database_url(self, service: str) -> str:
         return self.database_urls[service]
@@ -37,6 +57,15 @@ class Settings:
     @property
     def is_embedded(self) -> bool:
         return self.mode == EMBEDDED
+
+    @property
+    def smtp_server(self) -> SmtpServer | None:
+        """None: mail is written to the mailbox folder instead of being sent."""
+        return smtp_server(self.smtp_url) if self.smtp_url else None
+
+    @property
+    def mailbox_dir(self) -> Path:
+        return self.data_dir / "mailbox"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -49,6 +78,10 @@ class Settings:
             raise SettingsError(f"LOOPGATE_MODE must be {EMBEDDED} or {DISTRIBUTED}, not {mode!r}")
         data_dir = Path(get("DATA_DIR", "var")).resolve()
         embedded = mode == EMBEDDED
+        port = _integer(get("PORT", "8000"), "LOOPGATE_PORT")
+        smtp_url = get("SMTP_URL")
+        if smtp_url:
+            smtp_server(smtp_url)  # a bad URL stops the start, not the first mail hours later
         database_urls = {
             service: get(
                 f"{service.upper()}_DATABASE_URL",
@@ -67,14 +100,16 @@ class Settings:
             ),
             database_urls=database_urls,
             host=get("HOST", "127.0.0.1"),
-            port=_integer(get("PORT", "8000"), "LOOPGATE_PORT"),
+            port=port,
             bootstrap_token=get("BOOTSTRAP_TOKEN"),
-            smtp_url=get("SMTP_URL"),
+            smtp_url=smtp_url,
+            public_url=_public_url(get("PUBLIC_URL", f"http://127.0.0.1:{port}")),
+            mail_from=_mail_from(get("MAIL_FROM", cls.mail_from)),
             rate_limit=_rate_limit(get("RATE_LIMIT", "20/minute")),
             trusted_proxy_hops=_integer(
                 get("TRUSTED_PROXY_HOPS", "0" if embedded else "1"), "LOOPGATE_TRUSTED_PROXY_HOPS"
             ),
-            relay_poll_seconds=float(get("RELAY_POLL_SECONDS", "0.2")),
+            relay_poll_seconds=float(get("RELAY_POLL_SECONDS", "0.05")),
         )
 
 
@@ -91,5 +126,45 @@ def _rate_limit(value: str) -> str | None:
     if not re.fullmatch(r"\d+/(second|minute|hour|day)", value):
         raise SettingsError(
             f"LOOPGATE_RATE_LIMIT must look like 20/minute or be off, not {value!r}"
+        )
+    return value
+
+
+def smtp_server(url: str) -> SmtpServer:
+    parts = urlsplit(url)
+    if parts.scheme not in _SMTP_SCHEMES or not parts.hostname:
+        raise SettingsError(
+            "LOOPGATE_SMTP_URL must look like smtp://[user:password@]host[:port] "
+            f"or smtp+starttls://..., not {url!r}"
+        )
+    default_port, starttls = _SMTP_SCHEMES[parts.scheme]
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise SettingsError(f"LOOPGATE_SMTP_URL has a bad port: {url!r}") from None
+    return SmtpServer(
+        host=parts.hostname,
+        port=port,
+        starttls=starttls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def _public_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise SettingsError(
+            f"LOOPGATE_PUBLIC_URL must be an http(s) URL such as https://tickets.example.org, "
+            f"not {value!r}"
+        )
+    return value.rstrip("/")
+
+
+def _mail_from(value: str) -> str:
+    if "@" not in parseaddr(value)[1]:
+        raise SettingsError(
+            f"LOOPGATE_MAIL_FROM must be an address such as 'Loopgate <tickets@example.org>', "
+            f"not {value!r}"
         )
     return value

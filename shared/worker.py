@@ -1,7 +1,11 @@
-"""A service's worker: its event consumer and its outbox relay, each on its own thread."""
+"""A service's worker: its event consumer, its outbox relay and any periodic tasks the
+service lists, each on its own thread."""
 
+import importlib
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from shared.bus.broker import broker_connection
 from shared.bus.consumer import EventConsumer, declare_topology
@@ -10,6 +14,20 @@ from shared.bus.topology import subscriptions
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    """Work a service's worker repeats, e.g. a clean-up: `run(runtime)` at start, then every
+    `every_seconds`. A service lists its tasks as PERIODIC_TASKS in its app module."""
+
+    name: str
+    every_seconds: float
+    run: Callable[[ServiceRuntime], None]
+
+
+def periodic_tasks(service: str) -> tuple[PeriodicTask, ...]:
+    return tuple(getattr(importlib.import_module(f"services.{service}.app"), "PERIODIC_TASKS", ()))
 
 
 class ServiceWorker:
@@ -34,6 +52,8 @@ class ServiceWorker:
             )
             self._spawn("consumer", self._consumer.run)
         self._spawn("relay", lambda: self.runtime.relay.run(self._stop))
+        for task in periodic_tasks(self.runtime.name):
+            self._spawn(task.name, lambda task=task: self._repeat(task))
 
     def wait_until_consuming(self, timeout: float = 10) -> bool:
         return self._consumer is None or self._consumer.ready.wait(timeout)
@@ -41,6 +61,15 @@ class ServiceWorker:
     def _process(self, envelope: dict, data: dict, handle) -> bool:
         inbox = self.runtime.tables.inbox
         return process_once(self.runtime.unit_of_work(), inbox, envelope, data, handle)
+
+    def _repeat(self, task: PeriodicTask) -> None:
+        while True:
+            try:
+                task.run(self.runtime)
+            except Exception:  # the next round tries again; the reason is in the log
+                log.exception("%s: periodic task %s failed", self.runtime.name, task.name)
+            if self._stop.wait(task.every_seconds):
+                return
 
     def _spawn(self, role: str, target) -> None:
         thread = threading.Thread(target=target, name=f"{self.runtime.name}-{role}", daemon=True)

@@ -3,6 +3,7 @@
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -150,3 +151,27 @@ class ServedApp:
     def __exit__(self, *exc_info):
         self._server.shutdown()
         self._thread.join(5)
+
+
+@contextmanager
+def embedded_loopgate(data_dir):
+    """A whole embedded Loopgate on a real port, rate limit off: a CoreFlow with `.system`."""
+    from shared.embedded import EmbeddedSystem
+    from shared.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "LOOPGATE_DATA_DIR": str(data_dir),
+            "LOOPGATE_BOOTSTRAP_TOKEN": ORGANISER_TOKEN,
+            "LOOPGATE_RATE_LIMIT": "off",
+        }
+    )
+    system = EmbeddedSystem(settings)
+    system.start()
+    try:
+        with ServedApp(system.app) as served:
+            flow = CoreFlow(served.url)
+            flow.system = system
+            yield flow
+    finally:
+        system.stop()

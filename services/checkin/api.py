@@ -1,46 +1,254 @@
+import json
+from functools import wraps
+
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from services.checkin import schemas, service
+from services.checkin.compressed_uploads import MAX_INFLATED_BYTES
+from services.checkin.scanning import ScanRequest
 from shared.auth import ORGANISER, STAFF
 from shared.http import current_principal, current_runtime, require_role
 
-blp = Blueprint("checkin", __name__, description="Check-in lists and scans at the door")
+blp = Blueprint("checkin", __name__, description="Check-in lists, door devices and scans")
 
-DOOR = [{"bearer": []}]
+BEARER = [{"bearer": []}]
+
+
+def _scan_request(fields: dict) -> ScanRequest:
+    return ScanRequest(
+        scan_id=fields["scan_id"],
+        payload=fields.get("payload"),
+        ticket_id=str(fields["ticket_id"]) if fields.get("ticket_id") else None,
+        list_id=str(fields["list_id"]) if fields["list_id"] else None,
+        scanned_at=fields["scanned_at"],
+        direction=fields["direction"],
+    )
+
+
+def _reads_large_batches(view):
+    """Let the batch upload read an inflated gzip body (compressed_uploads) past the 1 MiB
+    every other view reads."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        request.max_content_length = MAX_INFLATED_BYTES
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+# --- scans -------------------------------------------------------------------------------
 
 
 @blp.route("/scans", methods=["POST"])
 @require_role(STAFF, ORGANISER)
 @blp.arguments(schemas.ScanIn)
 @blp.response(200, schemas.ScanResult)
-@blp.doc(security=DOOR)
+@blp.doc(security=BEARER)
 def scan(fields):
     """Judge one scanned ticket (door staff or organiser)."""
-    request = service.ScanRequest(
-        scan_id=fields["scan_id"],
-        payload=fields["payload"],
-        list_id=str(fields["list_id"]) if fields["list_id"] else None,
-        scanned_at=fields["scanned_at"],
-        direction=fields["direction"],
+    runtime = current_runtime()
+    return service.scan(runtime.unit_of_work(), current_principal(), _scan_request(fields))
+
+
+@blp.route("/scans/manual", methods=["POST"])
+@require_role(STAFF, ORGANISER)
+@blp.arguments(schemas.ManualScanIn)
+@blp.response(200, schemas.ScanResult)
+@blp.doc(security=BEARER)
+def manual_scan(fields):
+    """Check a ticket in by its id, found by a search, when its code will not scan."""
+    runtime = current_runtime()
+    return service.scan(runtime.unit_of_work(), current_principal(), _scan_request(fields))
+
+
+@blp.route("/scans/batch", methods=["POST"])
+@require_role(STAFF, ORGANISER)
+@_reads_large_batches
+@blp.arguments(schemas.BatchIn)
+@blp.response(200, schemas.BatchOut)
+@blp.doc(security=BEARER)
+def scan_batch(fields):
+    """Upload scans made offline; the answers come in the same order. A body over 1 MiB
+    (about 3,000 scans) is sent with Content-Encoding: gzip."""
+    runtime = current_runtime()
+    requests = [_scan_request(item) for item in fields["scans"]]
+    results = service.scan_batch(
+        runtime.unit_of_work(), runtime.tables.outbox, current_principal(), requests
     )
-    return service.scan(current_runtime().unit_of_work(), current_principal(), request)
+    return {"results": results}
 
 
-@blp.route("/events/<uuid:event_id>/lists")
+# --- the roster --------------------------------------------------------------------------
+
+
+@blp.route("/events/<uuid:event_id>/bundle")
+@require_role(STAFF, ORGANISER)
+@blp.response(200, schemas.BundleOut)
+@blp.doc(security=BEARER)
+def offline_bundle(event_id):
+    """Everything a door device needs to keep scanning offline."""
+    with current_runtime().session_factory() as session:
+        return service.offline_bundle(session, current_principal(), str(event_id))
+
+
+@blp.route("/events/<uuid:event_id>/tickets")
+@require_role(STAFF, ORGANISER)
+@blp.arguments(schemas.SearchArgs, location="query")
+@blp.response(200, schemas.RosterTicketOut(many=True))
+@blp.doc(security=BEARER)
+def search_tickets(args, event_id):
+    """Find tickets by part of a name or email, or by the start of the ticket code."""
+    with current_runtime().session_factory() as session:
+        return service.search_tickets(session, current_principal(), str(event_id), args["q"])
+
+
+@blp.route("/tickets/<uuid:ticket_id>")
+@require_role(STAFF, ORGANISER)
+@blp.response(200, schemas.RosterTicketOut)
+@blp.doc(security=BEARER)
+def get_roster_ticket(ticket_id):
+    """A ticket in the door's roster, with its admissions."""
+    with current_runtime().session_factory() as session:
+        return service.roster_ticket(session, current_principal(), str(ticket_id))
+
+
+# --- check-in lists ----------------------------------------------------------------------
+
+
+@blp.route("/events/<uuid:event_id>/lists", methods=["GET"])
 @require_role(STAFF, ORGANISER)
 @blp.response(200, schemas.CheckinListOut(many=True))
-@blp.doc(security=DOOR)
+@blp.doc(security=BEARER)
 def list_checkin_lists(event_id):
     """The check-in lists (gates, areas) of an event."""
     with current_runtime().session_factory() as session:
         return service.event_lists(session, current_principal(), str(event_id))
 
 
-@blp.route("/tickets/<uuid:ticket_id>")
-@require_role(STAFF, ORGANISER)
-@blp.response(200, schemas.RosterTicketOut)
-@blp.doc(security=DOOR)
-def get_roster_ticket(ticket_id):
-    """A ticket in the door's roster, with its admissions."""
+@blp.route("/events/<uuid:event_id>/lists", methods=["POST"])
+@require_role(ORGANISER)
+@blp.arguments(schemas.ListIn)
+@blp.response(201, schemas.CheckinListOut)
+@blp.doc(security=BEARER)
+def create_checkin_list(fields, event_id):
+    """Add a gate or area: its ticket types, entry window and re-entry policy."""
+    runtime = current_runtime()
+    return service.create_list(runtime.unit_of_work(), current_principal(), str(event_id), fields)
+
+
+@blp.route("/lists/<uuid:list_id>", methods=["PATCH"])
+@require_role(ORGANISER)
+@blp.arguments(schemas.ListChanges)
+@blp.response(200, schemas.CheckinListOut)
+@blp.doc(security=BEARER)
+def update_checkin_list(fields, list_id):
+    """Change a list's rules; scans already judged keep their answers."""
+    runtime = current_runtime()
+    return service.update_list(runtime.unit_of_work(), current_principal(), str(list_id), fields)
+
+
+@blp.route("/lists/<uuid:list_id>", methods=["DELETE"])
+@require_role(ORGANISER)
+@blp.response(204)
+@blp.doc(security=BEARER)
+def delete_checkin_list(list_id):
+    """Remove a list that has no scans yet."""
+    service.delete_list(current_runtime().unit_of_work(), current_principal(), str(list_id))
+
+
+# --- door devices ------------------------------------------------------------------------
+
+
+@blp.route("/lists/<uuid:list_id>/pairing-codes", methods=["POST"])
+@require_role(ORGANISER)
+@blp.response(201, schemas.PairingCodeOut)
+@blp.doc(security=BEARER)
+def create_pairing_code(list_id):
+    """A short single-use code that pairs one door device with this list's event."""
+    runtime = current_runtime()
+    return service.create_pairing_code(runtime.unit_of_work(), current_principal(), str(list_id))
+
+
+@blp.route("/pairing-codes/redeem", methods=["POST"])
+@blp.arguments(schemas.RedeemIn)
+@blp.response(201, schemas.PairedDeviceOut)
+def redeem_pairing_code(fields):
+    """A door device trades a pairing code for its staff token (no other auth)."""
+    runtime = current_runtime()
+    return service.redeem_pairing_code(
+        runtime.unit_of_work(), runtime.tables.tokens, fields["code"], fields["device_name"]
+    )
+
+
+@blp.route("/events/<uuid:event_id>/devices")
+@require_role(ORGANISER)
+@blp.response(200, schemas.DeviceOut(many=True))
+@blp.doc(security=BEARER)
+def list_devices(event_id):
+    """The door devices paired to an event, revoked ones included."""
     with current_runtime().session_factory() as session:
-        return service.roster_ticket(session, current_principal(), str(ticket_id))
+        return service.event_devices(session, current_principal(), str(event_id))
+
+
+@blp.route("/devices/<uuid:device_id>/revoke", methods=["POST"])
+@require_role(ORGANISER)
+@blp.response(200, schemas.DeviceOut)
+@blp.doc(security=BEARER)
+def revoke_device(device_id):
+    """Revoke a device's token: its next request is refused."""
+    runtime = current_runtime()
+    return service.revoke_device(
+        runtime.unit_of_work(), current_principal(), runtime.tables.tokens, str(device_id)
+    )
+
+
+# --- the organiser's dashboard -----------------------------------------------------------
+
+
+@blp.route("/events/<uuid:event_id>/stats")
+@require_role(ORGANISER)
+@blp.response(200, schemas.StatsOut)
+@blp.doc(security=BEARER)
+def event_stats(event_id):
+    """Checked in and inside, per list and ticket type, and arrivals per five minutes."""
+    with current_runtime().session_factory() as session:
+        return service.event_stats(session, current_principal(), str(event_id))
+
+
+@blp.route("/events/<uuid:event_id>/stats/live")
+@require_role(ORGANISER)
+@blp.arguments(schemas.LiveArgs, location="query")
+@blp.response(200, description="Server-sent events `stats`", content_type="text/event-stream")
+@blp.doc(security=BEARER)
+def event_stats_live(args, event_id):
+    """The stats again whenever a scan is recorded, as server-sent events; the stream ends
+    after at most five minutes and the browser reconnects."""
+    events = service.stats_events(
+        current_runtime().session_factory,
+        current_principal(),
+        str(event_id),
+        lambda stats: json.dumps(schemas.StatsOut().dump(stats), ensure_ascii=False),
+        args["max_seconds"],
+    )
+    return Response(
+        events,
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@blp.route("/events/<uuid:event_id>/scans.csv")
+@require_role(ORGANISER)
+@blp.response(200, description="UTF-8 with a byte order mark", content_type="text/csv")
+@blp.doc(security=BEARER)
+def scans_csv(event_id):
+    """Every scan of the event as CSV, oldest first."""
+    with current_runtime().session_factory() as session:
+        text = service.scans_csv(session, current_principal(), str(event_id))
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="scans-{event_id}.csv"'},
+    )

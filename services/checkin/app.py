@@ -1,10 +1,14 @@
-"""The check-in service: lists, the ticket roster and scans at the door."""
+"""The check-in service: lists, the ticket roster, scans, door devices, the scanner and
+dashboard pages."""
 
 from pathlib import Path
 
-from services.checkin import api, handlers
+from services.checkin import api, handlers, pages
+from services.checkin.compressed_uploads import GzipRequestBodies
 from services.checkin.models import Base, tables
 from shared.app_factory import build_app
+from shared.http import limit_rate
+from shared.i18n import init_i18n
 from shared.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -17,4 +21,10 @@ DEFINITION = ServiceDefinition(
 
 
 def create_app(settings=None, runtime=None):
-    return build_app(DEFINITION, [api.blp], __name__, settings, runtime)
+    app = build_app(DEFINITION, [api.blp], __name__, settings, runtime)
+    app.register_blueprint(pages.blueprint, url_prefix="/api/checkin")
+    init_i18n(app, Path(__file__).parent / "translations")
+    # Pairing needs no token, so guessing codes is slowed down per client address.
+    limit_rate(app, "checkin.redeem_pairing_code", app.extensions["loopgate"].settings.rate_limit)
+    app.wsgi_app = GzipRequestBodies(app.wsgi_app)
+    return app

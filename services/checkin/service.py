@@ -1,307 +1,213 @@
-"""Check-in at the door: verdicts for scans, the roster kept from ticket events.
-No Flask, no broker.
+"""Check-in's service layer: each operation the API and the consumers call, one transaction
+each. The rules live in the modules it calls: scanning (verdicts), lists (gates and
+re-entry), roster (tickets kept from the bus, search, the offline bundle), devices (pairing)
+and live_stats (the dashboard). No Flask, no broker."""
 
-A scan is judged in a fixed order, so the answer staff see is the one that matters most:
-unreadable or forged, wrong event, unknown, revoked (which outranks an earlier entry),
-outside the validity window, not for this list, already in, ok.
-"""
-
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from services.checkin.models import Admission, CheckinList, EventInfo, PublicKey, RosterTicket, Scan
-from shared.auth import STAFF, Principal
+from services.checkin import devices, lists, live_stats, live_stream, outbox_bulk, roster, scanning
+from services.checkin.models import CheckinList, Device, RosterTicket
+from services.checkin.scanning import ScanRequest
+from shared.auth import Principal
 from shared.db import UnitOfWork
-from shared.errors import NotFound
-from shared.tokens import (
-    InvalidTicketToken,
-    TicketClaims,
-    UnknownSigningKey,
-    load_public_key,
-    verify_ticket,
-)
+from shared.errors import Conflict, NotFound
 
-OK = "ok"
-ALREADY_CHECKED_IN = "already_checked_in"
-REVOKED = "revoked"
-INVALID = "invalid"
-UNKNOWN_TICKET = "unknown_ticket"
-WRONG_EVENT = "wrong_event"
-NOT_ALLOWED_HERE = "not_allowed_here"
-NOT_YET_VALID = "not_yet_valid"
-EXPIRED = "expired"
-VERDICTS = (
-    OK,
-    ALREADY_CHECKED_IN,
-    REVOKED,
-    INVALID,
-    UNKNOWN_TICKET,
-    WRONG_EVENT,
-    NOT_ALLOWED_HERE,
-    NOT_YET_VALID,
-    EXPIRED,
-)
+log = logging.getLogger(__name__)
 
-DEFAULT_LIST_NAME = "Main entrance"
+# The envelopes' source, as UnitOfWork.publish names it (the service's name).
+SOURCE = "checkin"
+
+# Two doors racing for one ticket cost the loser one more judgement; a batch racing many
+# doors may lose a few times before everything it relied on has settled.
+RACE_ATTEMPTS = 5
 
 
-@dataclass(frozen=True)
-class ScanRequest:
-    scan_id: str
-    payload: str
-    list_id: str | None = None
-    scanned_at: datetime | None = None
-    direction: str = "in"
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+# --- scans -------------------------------------------------------------------------------
 
 
 def scan(
     uow: UnitOfWork, principal: Principal, request: ScanRequest, now: datetime | None = None
 ) -> dict:
-    """Judge one scan and record it; a scan id seen before gets its first answer again."""
-    scanned_at = request.scanned_at or now or datetime.now(UTC)
-    try:
-        with uow:
-            earlier = uow.session.get(Scan, (principal.organisation_id, request.scan_id))
-            if earlier is not None:
-                return earlier.answer
-            answer, ticket, checkin_list = _judge(uow.session, principal, request, scanned_at)
-            answer["scan_id"] = request.scan_id
-            uow.session.add(
-                Scan(
-                    organisation_id=principal.organisation_id,
-                    scan_id=request.scan_id,
-                    list_id=checkin_list.id if checkin_list else None,
-                    ticket_id=ticket.id if ticket else None,
-                    verdict=answer["verdict"],
-                    direction=request.direction,
-                    scanned_at=scanned_at,
-                    answer=answer,
+    """Judge one scan at the door now; a scan id seen before gets its first answer again."""
+    return _record(uow, None, principal, [request], _now(now))[0]
+
+
+def scan_batch(
+    uow: UnitOfWork,
+    outbox: Table,
+    principal: Principal,
+    requests: list[ScanRequest],
+    now: datetime | None = None,
+) -> list[dict]:
+    """Record scans a door made offline, the earliest scan of a ticket winning; their events
+    go to `outbox` in one statement."""
+    return _record(uow, outbox, principal, requests, _now(now))
+
+
+def _record(uow, outbox: Table | None, principal, requests, now) -> list[dict]:
+    offline = outbox is not None
+    for attempt in range(RACE_ATTEMPTS):
+        try:
+            with uow:
+                outcome = scanning.record_scans(
+                    uow.session,
+                    principal,
+                    requests,
+                    now,
+                    offline=offline,
+                    # Online, a scan id is almost always new: its primary key says so when
+                    # it is not, and the retry then looks the first answer up.
+                    look_up_scan_ids=offline or attempt > 0,
                 )
-            )
-            if ticket is not None and checkin_list is not None:
-                uow.publish(
-                    "checkin.recorded",
-                    {
-                        "scan_id": request.scan_id,
-                        "ticket_id": ticket.id,
-                        "registration_id": ticket.registration_id,
-                        "event_id": ticket.event_id,
-                        "list_id": checkin_list.id,
-                        "verdict": answer["verdict"],
-                        "direction": request.direction,
-                        "scanned_at": scanned_at,
-                    },
-                )
-            uow.commit()
-            return answer
-    except IntegrityError:
-        # The same scan id was uploaded twice at once; the first one's answer stands.
-        with uow:
-            return uow.session.get(Scan, (principal.organisation_id, request.scan_id)).answer
+                if offline:
+                    outbox_bulk.publish_many(
+                        uow.session,
+                        outbox,
+                        SOURCE,
+                        "checkin.recorded",
+                        outcome.recorded,
+                    )
+                else:
+                    for data in outcome.recorded:
+                        uow.publish("checkin.recorded", data)
+                uow.commit()
+                return outcome.answers
+        except (IntegrityError, scanning.LostRace) as race:
+            # Another door recorded first (or the scan id was seen before); judge again
+            # against what is recorded now.
+            log.info("scan judged again after losing a race: %s", type(race).__name__)
+    raise Conflict("Other doors kept changing these tickets; send the scans again.")
 
 
-def _judge(session: Session, principal: Principal, request: ScanRequest, scanned_at: datetime):
-    chosen_list = _chosen_list(session, principal, request.list_id)
-    try:
-        claims = verify_ticket(request.payload, _PublicKeys(session))
-    except UnknownSigningKey:
-        # Genuine or not, no ticket signed by this key has reached the roster.
-        return {"verdict": UNKNOWN_TICKET}, None, chosen_list
-    except InvalidTicketToken:
-        return {"verdict": INVALID}, None, chosen_list
-    checkin_list = chosen_list or _default_list(session, principal, claims)
-    if checkin_list is None or checkin_list.event_id != str(claims.event_id):
-        return {"verdict": WRONG_EVENT}, None, None
-    ticket = session.get(RosterTicket, str(claims.ticket_id))
-    if ticket is None:
-        return {"verdict": UNKNOWN_TICKET}, None, checkin_list
-    answer = {"ticket": _ticket_view(session, ticket), "list_id": checkin_list.id}
-    if ticket.revoked_at is not None:
-        return {"verdict": REVOKED, **answer}, ticket, checkin_list
-    if scanned_at < claims.valid_from:
-        return {"verdict": NOT_YET_VALID, **answer}, ticket, checkin_list
-    if scanned_at > claims.valid_until:
-        return {"verdict": EXPIRED, **answer}, ticket, checkin_list
-    if checkin_list.ticket_type_ids is not None and (
-        ticket.ticket_type_id not in checkin_list.ticket_type_ids
-    ):
-        return {"verdict": NOT_ALLOWED_HERE, **answer}, ticket, checkin_list
-    previous = _admit(session, checkin_list, ticket, request.scan_id, scanned_at)
-    if previous is not None:
-        return (
-            {
-                "verdict": ALREADY_CHECKED_IN,
-                **answer,
-                "previous": _previous_view(session, previous),
-            },
-            ticket,
-            checkin_list,
-        )
-    return {"verdict": OK, **answer}, ticket, checkin_list
-
-
-def _admit(
-    session: Session,
-    checkin_list: CheckinList,
-    ticket: RosterTicket,
-    scan_id: str,
-    scanned_at: datetime,
-) -> Admission | None:
-    """Admit the ticket on the list; return the earlier admission if there is one."""
-    earlier = _admission(session, checkin_list.id, ticket.id)
-    if earlier is not None:
-        return earlier
-    try:
-        with session.begin_nested():
-            session.add(
-                Admission(
-                    list_id=checkin_list.id,
-                    ticket_id=ticket.id,
-                    scan_id=scan_id,
-                    admitted_at=scanned_at,
-                )
-            )
-    except IntegrityError:
-        # Another door admitted it a moment ago: the database's unique pair decided.
-        return _admission(session, checkin_list.id, ticket.id)
-    return None
-
-
-def _admission(session: Session, list_id: str, ticket_id: str) -> Admission | None:
-    return session.scalars(
-        select(Admission).where(Admission.list_id == list_id, Admission.ticket_id == ticket_id)
-    ).first()
-
-
-def _chosen_list(session: Session, principal: Principal, list_id: str | None):
-    if list_id is None:
-        return None
-    checkin_list = session.get(CheckinList, list_id)
-    if checkin_list is None or not _may_scan_for(session, principal, checkin_list.event_id):
-        raise NotFound("No such check-in list.")
-    return checkin_list
-
-
-def _default_list(session: Session, principal: Principal, claims: TicketClaims):
-    event_id = str(claims.event_id)
-    if not _may_scan_for(session, principal, event_id):
-        return None
-    return session.scalars(
-        select(CheckinList).where(CheckinList.event_id == event_id, CheckinList.is_default)
-    ).first()
-
-
-def _may_scan_for(session: Session, principal: Principal, event_id: str) -> bool:
-    if principal.role == STAFF:
-        return principal.event_id == event_id
-    event = session.get(EventInfo, event_id)
-    return event is not None and event.organisation_id == principal.organisation_id
-
-
-def _ticket_view(session: Session, ticket: RosterTicket) -> dict:
-    event = session.get(EventInfo, ticket.event_id)
-    return {
-        "id": ticket.id,
-        "event_id": ticket.event_id,
-        "attendee_name": ticket.attendee_name,
-        "ticket_type_id": ticket.ticket_type_id,
-        "ticket_type_name": (event.ticket_type_names or {}).get(ticket.ticket_type_id, ""),
-    }
-
-
-def _previous_view(session: Session, admission: Admission) -> dict:
-    checkin_list = session.get(CheckinList, admission.list_id)
-    return {
-        "scanned_at": admission.admitted_at.isoformat(),
-        "list_id": admission.list_id,
-        "gate": checkin_list.name,
-    }
-
-
-class _PublicKeys:
-    """The key lookup verify_ticket needs, reading only the one key a token names."""
-
-    def __init__(self, session: Session):
-        self._session = session
-
-    def get(self, key_id: str):
-        key = self._session.get(PublicKey, key_id)
-        return load_public_key(key.public_key) if key is not None else None
+# --- the roster, kept from the bus -------------------------------------------------------
 
 
 def record_event(uow: UnitOfWork, data: dict) -> None:
-    event_id = str(data["event_id"])
-    event = uow.session.get(EventInfo, event_id) or EventInfo(id=event_id)
-    event.organisation_id = data["organisation_id"]
-    event.title = data["title"]
-    event.starts_at = data["starts_at"]
-    event.ends_at = data["ends_at"]
-    event.early_entry_minutes = data["early_entry_minutes"]
-    event.status = data["status"]
-    event.ticket_type_names = {str(t["id"]): t["name"] for t in data["ticket_types"]}
-    uow.session.add(event)
-    uow.session.flush()
-    has_default = uow.session.scalars(
-        select(CheckinList.id).where(CheckinList.event_id == event_id, CheckinList.is_default)
-    ).first()
-    if not has_default:
-        uow.session.add(
-            CheckinList(
-                event_id=event_id, name=DEFAULT_LIST_NAME, ticket_type_ids=None, is_default=True
-            )
-        )
+    roster.record_event(uow.session, data)
 
 
 def add_to_roster(uow: UnitOfWork, data: dict) -> None:
-    key = data["signing_key"]
-    if uow.session.get(PublicKey, key["key_id"]) is None:
-        uow.session.add(
-            PublicKey(
-                key_id=key["key_id"], event_id=str(data["event_id"]), public_key=key["public_key"]
-            )
-        )
-    if uow.session.get(RosterTicket, str(data["ticket_id"])) is None:
-        uow.session.add(
-            RosterTicket(
-                id=str(data["ticket_id"]),
-                event_id=str(data["event_id"]),
-                registration_id=str(data["registration_id"]),
-                ticket_type_id=str(data["ticket_type_id"]),
-                attendee_name=data["attendee_name"],
-                valid_from=data["valid_from"],
-                valid_until=data["valid_until"],
-            )
-        )
+    roster.add_to_roster(uow.session, data)
 
 
 def revoke(uow: UnitOfWork, data: dict) -> None:
-    ticket = uow.session.get(RosterTicket, str(data["ticket_id"]))
-    if ticket is not None and ticket.revoked_at is None:
-        ticket.revoked_at = datetime.now(UTC)
-
-
-def event_lists(session: Session, principal: Principal, event_id: str) -> list[CheckinList]:
-    if not _may_scan_for(session, principal, event_id):
-        raise NotFound("No such event.")
-    return list(
-        session.scalars(
-            select(CheckinList).where(CheckinList.event_id == event_id).order_by(CheckinList.name)
-        )
-    )
+    roster.revoke(uow.session, data)
 
 
 def roster_ticket(session: Session, principal: Principal, ticket_id: str) -> dict:
-    """A ticket as the door knows it, for manual check-in and support."""
     ticket = session.get(RosterTicket, ticket_id)
-    if ticket is None or not _may_scan_for(session, principal, ticket.event_id):
+    if ticket is None:
         raise NotFound("No such ticket in the check-in roster.")
-    admissions = session.scalars(select(Admission).where(Admission.ticket_id == ticket.id))
-    return {
-        **_ticket_view(session, ticket),
-        "status": "revoked" if ticket.revoked_at else "valid",
-        "admissions": [_previous_view(session, admission) for admission in admissions],
-    }
+    try:
+        event = lists.organised_event(session, principal, ticket.event_id)
+    except NotFound:
+        raise NotFound("No such ticket in the check-in roster.") from None
+    return roster.ticket_record(session, ticket, event)
+
+
+def search_tickets(session: Session, principal: Principal, event_id: str, text: str) -> list:
+    return roster.search(session, lists.organised_event(session, principal, event_id), text)
+
+
+def offline_bundle(session: Session, principal: Principal, event_id: str) -> dict:
+    return roster.offline_bundle(session, lists.organised_event(session, principal, event_id))
+
+
+# --- check-in lists ----------------------------------------------------------------------
+
+
+def event_lists(session: Session, principal: Principal, event_id: str) -> list[dict]:
+    event = lists.organised_event(session, principal, event_id)
+    return [roster.list_view(item, event) for item in lists.event_lists(session, event_id)]
+
+
+def create_list(uow: UnitOfWork, principal: Principal, event_id: str, fields: dict) -> dict:
+    with uow:
+        event = lists.organised_event(uow.session, principal, event_id)
+        checkin_list = lists.create_list(uow.session, event, fields)
+        uow.commit()
+        return roster.list_view(checkin_list, event)
+
+
+def update_list(uow: UnitOfWork, principal: Principal, list_id: str, fields: dict) -> dict:
+    with uow:
+        checkin_list = lists.reachable_list(uow.session, principal, list_id)
+        event = lists.organised_event(uow.session, principal, checkin_list.event_id)
+        lists.update_list(checkin_list, event, fields)
+        uow.commit()
+        return roster.list_view(checkin_list, event)
+
+
+def delete_list(uow: UnitOfWork, principal: Principal, list_id: str) -> None:
+    with uow:
+        lists.delete_list(uow.session, lists.reachable_list(uow.session, principal, list_id))
+        uow.commit()
+
+
+# --- door devices ------------------------------------------------------------------------
+
+
+def create_pairing_code(
+    uow: UnitOfWork, principal: Principal, list_id: str, now: datetime | None = None
+) -> dict:
+    with uow:
+        checkin_list: CheckinList = lists.reachable_list(uow.session, principal, list_id)
+        pairing = devices.create_pairing_code(uow.session, principal, checkin_list, _now(now))
+        uow.commit()
+        return pairing
+
+
+def redeem_pairing_code(
+    uow: UnitOfWork, tokens: Table, code: str, device_name: str, now: datetime | None = None
+) -> dict:
+    with uow:
+        paired = devices.redeem_pairing_code(uow.session, tokens, code, device_name, _now(now))
+        uow.commit()
+        return paired
+
+
+def event_devices(session: Session, principal: Principal, event_id: str) -> list[Device]:
+    lists.organised_event(session, principal, event_id)
+    return devices.event_devices(session, event_id)
+
+
+def revoke_device(uow: UnitOfWork, principal: Principal, tokens: Table, device_id: str) -> Device:
+    with uow:
+        device = devices.organised_device(uow.session, principal, device_id)
+        devices.revoke_device(uow.session, tokens, device, datetime.now(UTC))
+        uow.commit()
+        return device
+
+
+# --- the organiser's dashboard -----------------------------------------------------------
+
+
+def event_stats(session: Session, principal: Principal, event_id: str) -> dict:
+    return live_stats.event_stats(session, lists.organised_event(session, principal, event_id))
+
+
+def scans_csv(session: Session, principal: Principal, event_id: str) -> str:
+    return live_stats.scans_csv(session, lists.organised_event(session, principal, event_id))
+
+
+def stats_events(
+    session_factory: sessionmaker,
+    principal: Principal,
+    event_id: str,
+    render: Callable[[dict], str],
+    max_seconds: float,
+) -> Iterator[str]:
+    """The live stats stream; the caller is checked now, before the first byte is sent."""
+    with session_factory() as session:
+        event = lists.organised_event(session, principal, event_id)
+    return live_stream.stats_events(session_factory, event, render, max_seconds)

@@ -1,7 +1,9 @@
 from flask import Response, url_for
 from flask_smorest import Blueprint
 
-from services.registration import csv_export, schemas, service
+from services.registration import csv_export, event_admin, personal_data, schemas, service
+from services.registration.answers import questions_of
+from services.registration.wording import DEFAULT_LANGUAGE
 from shared.auth import ORGANISER
 from shared.http import current_principal, current_runtime, manage_token, require_role, wants_csv
 
@@ -10,9 +12,126 @@ blp = Blueprint("registration", __name__, description="Events, ticket types and 
 ORGANISER_ONLY = [{"bearer": []}]
 
 
-def _event_out(session, event):
-    event.ticket_types = service.ticket_types_of(session, event.id)
+def with_details(session, event):
+    """The event with its ticket types, sessions and questions, as EventOut shows it."""
+    event.ticket_types = event_admin.ticket_types_of(session, event.id)
+    event.sessions = event_admin.sessions_of(session, event.id)
+    event.questions = questions_of(session, event.id)
     return event
+
+
+def _detailed(event):
+    with current_runtime().session_factory() as session:
+        return with_details(session, event)
+
+
+def _with_places(session, registration):
+    registration.sessions = service.session_places(session, [registration.id])[registration.id]
+    return registration
+
+
+def _registration_out(registration):
+    with current_runtime().session_factory() as session:
+        return _with_places(session, registration)
+
+
+def _uow():
+    return current_runtime().unit_of_work()
+
+
+def register_attendee(event_id, fields: dict, idempotency_key: str | None):
+    """Register with a RegistrationCreate's fields (the API's and the form's)."""
+    return service.register(
+        _uow(),
+        str(event_id),
+        str(fields["ticket_type_id"]),
+        fields["attendee"],
+        service.Choices(
+            session_ids=tuple(str(session_id) for session_id in fields.get("session_ids", ())),
+            answers=fields.get("answers", {}),
+            language=fields.get("language", DEFAULT_LANGUAGE),
+        ),
+        idempotency_key=idempotency_key,
+    )
+
+
+# --- the public -----------------------------------------------------------------------------
+
+
+@blp.route("/events", methods=["GET"])
+@blp.arguments(schemas.PublishedEventsQuery, location="query")
+@blp.response(200, schemas.EventOut(many=True))
+def list_published_events(query):
+    """Published events with their remaining places, optionally of one category."""
+    with current_runtime().session_factory() as session:
+        events = event_admin.published_events(session, query.get("category"))
+        return [with_details(session, event) for event in events]
+
+
+@blp.route("/events/<uuid:event_id>", methods=["GET"])
+@blp.response(200, schemas.EventOut)
+def get_published_event(event_id):
+    """One published event, with its ticket types, sessions and questions."""
+    with current_runtime().session_factory() as session:
+        return with_details(session, event_admin.published_event(session, str(event_id)))
+
+
+@blp.route("/events/<uuid:event_id>/registrations", methods=["POST"])
+@blp.arguments(schemas.RegistrationCreate)
+@blp.arguments(schemas.IdempotencyHeader, location="headers")
+@blp.response(201, schemas.RegistrationCreated)
+def register(fields, headers, event_id):
+    """Register an attendee: confirmed while places last, then waitlisted (or pending approval
+    for a ticket type that needs it)."""
+    result = register_attendee(event_id, fields, headers.get("idempotency_key"))
+    response_headers = {
+        "Location": url_for("registration.get_registration", registration_id=result.registration.id)
+    }
+    if not result.created:
+        response_headers["Idempotent-Replayed"] = "true"
+    result.registration.sessions = result.places
+    return result.registration, 201, response_headers
+
+
+@blp.route("/registrations/<uuid:registration_id>", methods=["GET"])
+@blp.arguments(schemas.ManageTokenQuery, location="query")
+@blp.response(200, schemas.RegistrationOut)
+def get_registration(query, registration_id):
+    """An attendee's own registration, opened with its manage token."""
+    with current_runtime().session_factory() as session:
+        registration = service.attendee_registration(session, str(registration_id), manage_token())
+        return _with_places(session, registration)
+
+
+@blp.route("/registrations/<uuid:registration_id>", methods=["PATCH"])
+@blp.arguments(schemas.AnswersChange)
+@blp.arguments(schemas.ManageTokenQuery, location="query")
+@blp.response(200, schemas.RegistrationOut)
+def change_answers(fields, query, registration_id):
+    """Change answers with the manage token; answers not sent stay as they were."""
+    registration = service.change_answers(
+        _uow(), str(registration_id), manage_token(), fields["answers"], fields.get("language")
+    )
+    return _registration_out(registration)
+
+
+@blp.route("/registrations/<uuid:registration_id>/cancel", methods=["POST"])
+@blp.arguments(schemas.ManageTokenQuery, location="query")
+@blp.response(200, schemas.RegistrationOut)
+def cancel_registration(query, registration_id):
+    """Cancel with the manage token; the place goes to the first on the waitlist."""
+    return _registration_out(service.cancel(_uow(), str(registration_id), manage_token()))
+
+
+@blp.route("/registrations/<uuid:registration_id>/claim", methods=["POST"])
+@blp.arguments(schemas.ManageTokenQuery, location="query")
+@blp.response(200, schemas.RegistrationOut)
+def claim_offered_place(query, registration_id):
+    """Claim a place offered from the waitlist, before the offer lapses (manage token)."""
+    return _registration_out(service.claim(_uow(), str(registration_id), manage_token()))
+
+
+# --- organisers -----------------------------------------------------------------------------
 
 
 @blp.route("/events", methods=["POST"])
@@ -22,26 +141,67 @@ def _event_out(session, event):
 @blp.doc(security=ORGANISER_ONLY)
 def create_event(fields):
     """Create a draft event (organiser)."""
-    runtime = current_runtime()
-    event = service.create_event(runtime.unit_of_work(), current_principal(), fields)
-    event.ticket_types = []
-    return event
+    return _detailed(event_admin.create_event(_uow(), current_principal(), fields))
 
 
-@blp.route("/events", methods=["GET"])
+@blp.route("/organisation/events", methods=["GET"])
+@require_role(ORGANISER)
 @blp.response(200, schemas.EventOut(many=True))
-def list_published_events():
-    """Published events with their remaining places."""
+@blp.doc(security=ORGANISER_ONLY)
+def list_own_events():
+    """Every event of your organisation, drafts and cancelled ones included (organiser)."""
     with current_runtime().session_factory() as session:
-        return [_event_out(session, event) for event in service.published_events(session)]
+        events = event_admin.organiser_events(session, current_principal())
+        return [with_details(session, event) for event in events]
 
 
-@blp.route("/events/<uuid:event_id>", methods=["GET"])
+@blp.route("/organisation/events/<uuid:event_id>", methods=["GET"])
+@require_role(ORGANISER)
 @blp.response(200, schemas.EventOut)
-def get_published_event(event_id):
-    """One published event."""
+@blp.doc(security=ORGANISER_ONLY)
+def get_own_event(event_id):
+    """One event of your organisation, whatever its status (organiser)."""
     with current_runtime().session_factory() as session:
-        return _event_out(session, service.published_event(session, str(event_id)))
+        event = event_admin.organiser_event(session, current_principal(), str(event_id))
+        return with_details(session, event)
+
+
+@blp.route("/events/<uuid:event_id>", methods=["PATCH"])
+@require_role(ORGANISER)
+@blp.arguments(schemas.EventChange)
+@blp.response(200, schemas.EventOut)
+@blp.doc(security=ORGANISER_ONLY)
+def update_event(fields, event_id):
+    """Change an event; once published, the change is announced (organiser)."""
+    event = event_admin.update_event(_uow(), current_principal(), str(event_id), fields)
+    return _detailed(event)
+
+
+@blp.route("/events/<uuid:event_id>/publish", methods=["POST"])
+@require_role(ORGANISER)
+@blp.response(200, schemas.EventOut)
+@blp.doc(security=ORGANISER_ONLY)
+def publish_event(event_id):
+    """Publish an event so attendees can register (organiser)."""
+    return _detailed(event_admin.publish_event(_uow(), current_principal(), str(event_id)))
+
+
+@blp.route("/events/<uuid:event_id>/unpublish", methods=["POST"])
+@require_role(ORGANISER)
+@blp.response(200, schemas.EventOut)
+@blp.doc(security=ORGANISER_ONLY)
+def unpublish_event(event_id):
+    """Hide a published event and stop new registrations; existing ones stay (organiser)."""
+    return _detailed(event_admin.unpublish_event(_uow(), current_principal(), str(event_id)))
+
+
+@blp.route("/events/<uuid:event_id>/cancel", methods=["POST"])
+@require_role(ORGANISER)
+@blp.response(200, schemas.EventOut)
+@blp.doc(security=ORGANISER_ONLY)
+def cancel_event(event_id):
+    """Cancel an event and all its registrations; their tickets are revoked (organiser)."""
+    return _detailed(event_admin.cancel_event(_uow(), current_principal(), str(event_id)))
 
 
 @blp.route("/events/<uuid:event_id>/ticket-types", methods=["POST"])
@@ -51,75 +211,122 @@ def get_published_event(event_id):
 @blp.doc(security=ORGANISER_ONLY)
 def add_ticket_type(fields, event_id):
     """Add a ticket type with a quota (organiser)."""
-    runtime = current_runtime()
-    return service.add_ticket_type(
-        runtime.unit_of_work(), current_principal(), str(event_id), fields
-    )
+    return event_admin.add_ticket_type(_uow(), current_principal(), str(event_id), fields)
 
 
-@blp.route("/events/<uuid:event_id>/publish", methods=["POST"])
+@blp.route("/ticket-types/<uuid:ticket_type_id>", methods=["PATCH"])
 @require_role(ORGANISER)
-@blp.response(200, schemas.EventOut)
+@blp.arguments(schemas.TicketTypeChange)
+@blp.response(200, schemas.TicketTypeOut)
 @blp.doc(security=ORGANISER_ONLY)
-def publish_event(event_id):
-    """Publish an event so attendees can register (organiser)."""
-    runtime = current_runtime()
-    event = service.publish_event(runtime.unit_of_work(), current_principal(), str(event_id))
-    with runtime.session_factory() as session:
-        return _event_out(session, event)
+def update_ticket_type(fields, ticket_type_id):
+    """Change a ticket type; places a larger quota adds go to the waitlist first (organiser)."""
+    return event_admin.update_ticket_type(_uow(), current_principal(), str(ticket_type_id), fields)
 
 
-@blp.route("/events/<uuid:event_id>/registrations", methods=["POST"])
-@blp.arguments(schemas.RegistrationCreate)
-@blp.arguments(schemas.IdempotencyHeader, location="headers")
-@blp.response(201, schemas.RegistrationCreated)
-def register(fields, headers, event_id):
-    """Register an attendee: confirmed while places last, then waitlisted."""
-    result = service.register(
-        current_runtime().unit_of_work(),
-        str(event_id),
-        str(fields["ticket_type_id"]),
-        fields["attendee"],
-        idempotency_key=headers.get("idempotency_key"),
-    )
-    response_headers = {
-        "Location": url_for("registration.get_registration", registration_id=result.registration.id)
-    }
-    if not result.created:
-        response_headers["Idempotent-Replayed"] = "true"
-    return result.registration, 201, response_headers
+@blp.route("/events/<uuid:event_id>/sessions", methods=["POST"])
+@require_role(ORGANISER)
+@blp.arguments(schemas.SessionCreate)
+@blp.response(201, schemas.SessionOut)
+@blp.doc(security=ORGANISER_ONLY)
+def add_session(fields, event_id):
+    """Add a session (a time slot with its own capacity) to an event (organiser)."""
+    return event_admin.add_session(_uow(), current_principal(), str(event_id), fields)
+
+
+@blp.route("/sessions/<uuid:session_id>", methods=["PATCH"])
+@require_role(ORGANISER)
+@blp.arguments(schemas.SessionChange)
+@blp.response(200, schemas.SessionOut)
+@blp.doc(security=ORGANISER_ONLY)
+def update_session(fields, session_id):
+    """Change a session; seats a larger capacity adds go to its waitlist first (organiser)."""
+    return event_admin.update_session(_uow(), current_principal(), str(session_id), fields)
+
+
+@blp.route("/events/<uuid:event_id>/questions", methods=["POST"])
+@require_role(ORGANISER)
+@blp.arguments(schemas.QuestionCreate)
+@blp.response(201, schemas.QuestionOut)
+@blp.doc(security=ORGANISER_ONLY)
+def add_question(fields, event_id):
+    """Ask attendees a question when they register (organiser)."""
+    return event_admin.add_question(_uow(), current_principal(), str(event_id), fields)
+
+
+@blp.route("/questions/<uuid:question_id>", methods=["PATCH"])
+@require_role(ORGANISER)
+@blp.arguments(schemas.QuestionChange)
+@blp.response(200, schemas.QuestionOut)
+@blp.doc(security=ORGANISER_ONLY)
+def update_question(fields, question_id):
+    """Change a question (organiser)."""
+    return event_admin.update_question(_uow(), current_principal(), str(question_id), fields)
+
+
+@blp.route("/questions/<uuid:question_id>", methods=["DELETE"])
+@require_role(ORGANISER)
+@blp.response(204)
+@blp.doc(security=ORGANISER_ONLY)
+def remove_question(question_id):
+    """Stop asking a question; answers already given are kept (organiser)."""
+    event_admin.remove_question(_uow(), current_principal(), str(question_id))
 
 
 @blp.route("/events/<uuid:event_id>/registrations", methods=["GET"])
 @require_role(ORGANISER)
+@blp.arguments(schemas.RegistrationsQuery, location="query")
 @blp.response(200, schemas.RegistrationOut(many=True))
 @blp.alt_response(200, description="CSV with Accept: text/csv", content_type="text/csv")
 @blp.doc(security=ORGANISER_ONLY)
-def list_registrations(event_id):
-    """All registrations of an event (organiser); CSV with Accept: text/csv."""
+def list_registrations(query, event_id):
+    """Registrations of an event, filtered by status or ticket type, searched by name or
+    email (organiser); CSV with Accept: text/csv."""
+    where = service.RegistrationFilter(
+        status=query.get("status"),
+        ticket_type_id=str(query["ticket_type_id"]) if "ticket_type_id" in query else None,
+        search=query.get("q"),
+    )
     with current_runtime().session_factory() as session:
-        registrations = service.event_registrations(session, current_principal(), str(event_id))
+        report = service.registrations_report(session, current_principal(), str(event_id), where)
     if wants_csv():
         return Response(
-            csv_export.registrations_csv(registrations),
+            csv_export.registrations_csv(report),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="registrations-{event_id}.csv"'},
         )
-    return registrations
+    for registration in report.registrations:
+        registration.sessions = report.places[registration.id]
+    return report.registrations
 
 
-@blp.route("/registrations/<uuid:registration_id>", methods=["GET"])
-@blp.arguments(schemas.ManageTokenQuery, location="query")
+def _organiser_decision(decide, registration_id):
+    return _registration_out(decide(_uow(), current_principal(), str(registration_id)))
+
+
+@blp.route("/registrations/<uuid:registration_id>/approve", methods=["POST"])
+@require_role(ORGANISER)
 @blp.response(200, schemas.RegistrationOut)
-def get_registration(query, registration_id):
-    """An attendee's own registration, opened with its manage token."""
-    with current_runtime().session_factory() as session:
-        return service.attendee_registration(session, str(registration_id), manage_token())
+@blp.doc(security=ORGANISER_ONLY)
+def approve_registration(registration_id):
+    """Approve an applicant: confirmed while places last, else waitlisted (organiser)."""
+    return _organiser_decision(service.approve, registration_id)
 
 
-@blp.route("/registrations/<uuid:registration_id>/cancel", methods=["POST"])
-@blp.arguments(schemas.ManageTokenQuery, location="query")
+@blp.route("/registrations/<uuid:registration_id>/reject", methods=["POST"])
+@require_role(ORGANISER)
 @blp.response(200, schemas.RegistrationOut)
-def cancel_registration(query, registration_id):
-    """Cancel with the manage token; the place goes to the first on the waitlist."""
-    return service.cancel(current_runtime().unit_of_work(), str(registration_id), manage_token())
+@blp.doc(security=ORGANISER_ONLY)
+def reject_registration(registration_id):
+    """Turn an applicant down (organiser)."""
+    return _organiser_decision(service.reject, registration_id)
+
+
+@blp.route("/registrations/<uuid:registration_id>/erase", methods=["POST"])
+@require_role(ORGANISER)
+@blp.response(200, schemas.RegistrationOut)
+@blp.doc(security=ORGANISER_ONLY)
+def erase_personal_data(registration_id):
+    """Erase an attendee's name, email and answers at their request; counts stay
+    (organiser)."""
+    return _organiser_decision(personal_data.erase_attendee, registration_id)

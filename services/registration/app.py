@@ -1,12 +1,14 @@
-"""The registration service: events, ticket types, registrations and the waitlist."""
+"""The registration service: events, sessions, ticket types, registrations and the waitlist."""
 
 from pathlib import Path
 
-from services.registration import api, handlers
+from services.registration import api, handlers, pages
 from services.registration.models import Base, tables
 from shared.app_factory import build_app
 from shared.http import limit_rate
+from shared.i18n import init_i18n
 from shared.runtime import ServiceDefinition
+from shared.worker import PeriodicTask
 
 DEFINITION = ServiceDefinition(
     name="registration",
@@ -16,8 +18,17 @@ DEFINITION = ServiceDefinition(
     handlers=handlers.HANDLERS,
 )
 
+PERIODIC_TASKS = (
+    PeriodicTask("waitlist-offers", 30, handlers.lapse_waitlist_offers),
+    PeriodicTask("retention", 15 * 60, handlers.erase_after_retention),
+)
+
 
 def create_app(settings=None, runtime=None):
     app = build_app(DEFINITION, [api.blp], __name__, settings, runtime)
-    limit_rate(app, "registration.register", app.extensions["loopgate"].settings.rate_limit)
+    app.register_blueprint(pages.blueprint)
+    init_i18n(app, Path(__file__).parent / "translations")
+    rate = app.extensions["loopgate"].settings.rate_limit
+    for endpoint in ("registration.register", "pages.register"):
+        limit_rate(app, endpoint, rate)
     return app

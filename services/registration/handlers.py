@@ -1,5 +1,6 @@
-from services.registration import service
+from services.registration import personal_data, places, service
 from shared.db import UnitOfWork
+from shared.runtime import ServiceRuntime
 
 
 def on_checkin_recorded(uow: UnitOfWork, data: dict) -> None:
@@ -8,3 +9,14 @@ def on_checkin_recorded(uow: UnitOfWork, data: dict) -> None:
 
 
 HANDLERS = {"checkin.recorded": on_checkin_recorded}
+
+
+# Periodic work of the registration worker (app.PERIODIC_TASKS).
+
+
+def lapse_waitlist_offers(runtime: ServiceRuntime) -> None:
+    places.expire_offers(runtime.unit_of_work())
+
+
+def erase_after_retention(runtime: ServiceRuntime) -> None:
+    personal_data.erase_after_retention(runtime.unit_of_work())

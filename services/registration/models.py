@@ -1,12 +1,42 @@
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models import Id, common_tables, new_id, service_base, utcnow
 
 Base = service_base()
 tables = common_tables(Base.metadata)
+
+# An event: a draft, published (open to the public), unpublished (hidden again) or cancelled.
+DRAFT, PUBLISHED, UNPUBLISHED, CANCELLED_EVENT = "draft", "published", "unpublished", "cancelled"
+CATEGORIES = ("exhibition", "talk", "workshop", "performance", "demo_day")
+
+# A registration. Live ones hold a place, wait for one, or wait for the organiser's decision.
+PENDING_APPROVAL, CONFIRMED, WAITLISTED, OFFERED = (
+    "pending_approval",
+    "confirmed",
+    "waitlisted",
+    "offered",
+)
+CANCELLED, REJECTED, OFFER_EXPIRED = "cancelled", "rejected", "offer_expired"
+LIVE = (PENDING_APPROVAL, CONFIRMED, WAITLISTED, OFFERED)
+HOLDING_A_PLACE = (CONFIRMED, OFFERED)
+STATUSES = (*LIVE, CANCELLED, REJECTED, OFFER_EXPIRED)
+
+# A seat in a session: requested while the registration itself has no place yet, then
+# confirmed or waitlisted when it gets one, cancelled when the registration ends.
+REQUESTED = "requested"
 
 
 class Event(Base):
@@ -16,11 +46,20 @@ class Event(Base):
     organisation_id: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(String(5000), default="")
+    # Title and description in the other languages: {locale: {"title": ..., "description": ...}}.
+    translations: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     venue: Mapped[str] = mapped_column(String(200), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Hong_Kong")
+    categories: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     early_entry_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    # Unset: a freed place goes to the next waitlisted registration at once. Set: it is
+    # offered to them, and they have this long to claim it before the next one is offered.
+    waitlist_claim_minutes: Mapped[int | None]
+    # Unset: personal data is kept. Set: erased this many days after the event ends.
+    retention_days: Mapped[int | None]
+    personal_data_erased_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16), default="draft")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -32,8 +71,62 @@ class TicketType(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     quota: Mapped[int]
-    # Kept beside the quota so one conditional UPDATE both checks and takes a place.
+    # Places taken (confirmed, or held for a waitlist offer), kept beside the quota so one
+    # conditional UPDATE both checks and takes a place.
     confirmed_count: Mapped[int] = mapped_column(default=0)
+    # Unset: sales open when the event is published and close when the event ends.
+    sales_opens_at: Mapped[datetime | None]
+    sales_closes_at: Mapped[datetime | None]
+    # How many live registrations one email address may hold for this ticket type.
+    per_order_limit: Mapped[int | None]
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class EventSession(Base):
+    """A time slot inside an event with its own capacity (a workshop inside a showcase)."""
+
+    __tablename__ = "event_sessions"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    translations: Mapped[dict] = mapped_column(JSON, default=dict)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    capacity: Mapped[int]
+    confirmed_count: Mapped[int] = mapped_column(default=0)
+
+
+class SessionPlace(Base):
+    """A registration's seat in a session: requested (while the registration itself waits),
+    confirmed, waitlisted or cancelled."""
+
+    __tablename__ = "session_places"
+    __table_args__ = (
+        UniqueConstraint("registration_id", "session_id"),
+        Index("ix_session_places_waitlist", "session_id", "status", "requested_at"),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    registration_id: Mapped[str] = mapped_column(ForeignKey("registrations.id"))
+    session_id: Mapped[str] = mapped_column(ForeignKey("event_sessions.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Question(Base):
+    __tablename__ = "questions"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    kind: Mapped[str] = mapped_column(String(24))
+    label: Mapped[str] = mapped_column(String(2000))
+    options: Mapped[list] = mapped_column(JSON, default=list)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {locale: {"label": ..., "options": [... in the same order]}}
+    translations: Mapped[dict] = mapped_column(JSON, default=dict)
+    removed_at: Mapped[datetime | None]
 
 
 class Registration(Base):
@@ -41,6 +134,7 @@ class Registration(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "idempotency_key"),
         Index("ix_registrations_waitlist", "ticket_type_id", "status", "created_at"),
+        Index("ix_registrations_email", "ticket_type_id", "attendee_email"),
     )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
@@ -48,9 +142,30 @@ class Registration(Base):
     ticket_type_id: Mapped[str] = mapped_column(ForeignKey("ticket_types.id"))
     attendee_name: Mapped[str] = mapped_column(String(200))
     attendee_email: Mapped[str] = mapped_column(String(320))
+    # The language the attendee registered in: their answers' and consents' wording.
+    language: Mapped[str] = mapped_column(String(16), default="en", server_default=text("'en'"))
+    # {question_id: answer}: text, a choice, a list of choices, or yes/no.
+    answers: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     status: Mapped[str] = mapped_column(String(24))
     manage_token: Mapped[str] = mapped_column(String(64), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    offer_expires_at: Mapped[datetime | None]
     checked_in_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ConsentRecord(Base):
+    """What an attendee agreed to (or withdrew): the exact wording shown, in the language
+    shown, and when. Append-only."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    registration_id: Mapped[str] = mapped_column(ForeignKey("registrations.id"), index=True)
+    question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"))
+    given: Mapped[bool] = mapped_column(Boolean)
+    wording: Mapped[str] = mapped_column(String(2000))
+    language: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

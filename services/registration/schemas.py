@@ -1,21 +1,137 @@
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
-from shared.schemas import StrictSchema, Text, validate_timezone
+from services.registration.answers import KINDS
+from services.registration.models import CATEGORIES, STATUSES
+from services.registration.wording import LANGUAGES
+from shared.schemas import StrictSchema, Text, TrimmedString, validate_timezone
+
+TEXT_ANSWER_LIMIT = 2000
+MINUTES_IN_30_DAYS = 30 * 24 * 60
 
 
-class EventCreate(StrictSchema):
+def _required_text(max_length: int) -> TrimmedString:
+    """Text that may be left out of a change, but not emptied."""
+    return TrimmedString(validate=validate.Length(min=1, max=max_length))
+
+
+def _per_language(translated: type[Schema]) -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(validate=validate.OneOf(LANGUAGES)),
+        values=fields.Nested(translated),
+        metadata={"description": f"By language: {', '.join(LANGUAGES)}"},
+    )
+
+
+def _optional_count(minimum: int, maximum: int, description: str) -> fields.Integer:
+    """A whole number the organiser may also unset (null)."""
+    return fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=minimum, max=maximum),
+        metadata={"description": description},
+    )
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+class EventTexts(StrictSchema):
+    title = Text(200)
+    description = Text(5000)
+
+
+class EventChange(StrictSchema):
+    """Every field of an event; a change sends only those it changes."""
+
+    title = _required_text(200)
+    starts_at = fields.AwareDateTime()
+    ends_at = fields.AwareDateTime()
+    description = Text(5000)
+    translations = _per_language(EventTexts)
+    venue = Text(200)
+    timezone = fields.String(validate=validate_timezone)
+    categories = fields.List(
+        fields.String(validate=validate.OneOf(CATEGORIES)),
+        validate=validate.Length(max=len(CATEGORIES)),
+    )
+    early_entry_minutes = fields.Integer(strict=True, validate=validate.Range(min=0, max=24 * 60))
+    waitlist_claim_minutes = _optional_count(
+        1,
+        MINUTES_IN_30_DAYS,
+        "Unset: a freed place goes to the next waitlisted at once. Set: it is offered, and "
+        "must be claimed within this many minutes.",
+    )
+    retention_days = _optional_count(
+        0, 3650, "Personal data is erased this many days after the event ends; unset keeps it."
+    )
+
+
+class EventCreate(EventChange):
     title = Text(200, required=True)
     starts_at = fields.AwareDateTime(required=True)
     ends_at = fields.AwareDateTime(required=True)
-    description = Text(5000)
-    venue = Text(200)
-    timezone = fields.String(validate=validate_timezone)
-    early_entry_minutes = fields.Integer(validate=validate.Range(min=0, max=24 * 60))
 
 
-class TicketTypeCreate(StrictSchema):
+class TicketTypeChange(StrictSchema):
+    name = _required_text(120)
+    quota = fields.Integer(strict=True, validate=validate.Range(min=0, max=10**6))
+    sales_opens_at = fields.AwareDateTime(allow_none=True)
+    sales_closes_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "Unset: sales close when the event ends."}
+    )
+    per_order_limit = _optional_count(
+        1,
+        1000,
+        "How many live registrations one email address may hold for this ticket type (one "
+        "registration is one attendee's order).",
+    )
+    requires_approval = fields.Boolean()
+
+
+class TicketTypeCreate(TicketTypeChange):
     name = Text(120, required=True)
     quota = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**6))
+
+
+class SessionTexts(StrictSchema):
+    title = Text(200)
+
+
+class SessionChange(StrictSchema):
+    title = _required_text(200)
+    translations = _per_language(SessionTexts)
+    starts_at = fields.AwareDateTime()
+    ends_at = fields.AwareDateTime()
+    capacity = fields.Integer(strict=True, validate=validate.Range(min=0, max=10**6))
+
+
+class SessionCreate(SessionChange):
+    title = Text(200, required=True)
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**6))
+
+
+class QuestionTexts(StrictSchema):
+    label = Text(2000)
+    options = fields.List(Text(200), validate=validate.Length(max=50))
+
+
+class QuestionChange(StrictSchema):
+    label = _required_text(2000)
+    options = fields.List(
+        _required_text(200),
+        validate=validate.Length(max=50),
+        metadata={"description": "For choice and multiple_choice: what an answer may be."},
+    )
+    required = fields.Boolean()
+    translations = _per_language(QuestionTexts)
+    position = fields.Integer(strict=True, validate=validate.Range(min=0, max=1000))
+
+
+class QuestionCreate(QuestionChange):
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    label = Text(2000, required=True)
 
 
 class TicketTypeOut(Schema):
@@ -24,22 +140,95 @@ class TicketTypeOut(Schema):
     quota = fields.Integer()
     confirmed = fields.Integer(attribute="confirmed_count")
     remaining = fields.Method("_remaining")
+    sales_opens_at = fields.AwareDateTime(allow_none=True)
+    sales_closes_at = fields.AwareDateTime(allow_none=True)
+    per_order_limit = fields.Integer(allow_none=True)
+    requires_approval = fields.Boolean()
 
     def _remaining(self, ticket_type) -> int:
         return max(ticket_type.quota - ticket_type.confirmed_count, 0)
+
+
+class SessionOut(Schema):
+    id = fields.String()
+    title = fields.String()
+    translations = fields.Dict()
+    starts_at = fields.AwareDateTime()
+    ends_at = fields.AwareDateTime()
+    capacity = fields.Integer()
+    confirmed = fields.Integer(attribute="confirmed_count")
+    remaining = fields.Method("_remaining")
+
+    def _remaining(self, event_session) -> int:
+        return max(event_session.capacity - event_session.confirmed_count, 0)
+
+
+class QuestionOut(Schema):
+    id = fields.String()
+    kind = fields.String(metadata={"enum": list(KINDS)})
+    label = fields.String()
+    options = fields.List(fields.String())
+    required = fields.Boolean()
+    translations = fields.Dict()
+    position = fields.Integer()
 
 
 class EventOut(Schema):
     id = fields.String()
     title = fields.String()
     description = fields.String()
+    translations = fields.Dict()
     venue = fields.String()
     timezone = fields.String()
+    categories = fields.List(fields.String())
     starts_at = fields.AwareDateTime()
     ends_at = fields.AwareDateTime()
     early_entry_minutes = fields.Integer()
-    status = fields.String()
+    waitlist_claim_minutes = fields.Integer(allow_none=True)
+    retention_days = fields.Integer(allow_none=True)
+    status = fields.String(metadata={"enum": ["draft", "published", "unpublished", "cancelled"]})
     ticket_types = fields.List(fields.Nested(TicketTypeOut))
+    sessions = fields.List(fields.Nested(SessionOut))
+    questions = fields.List(fields.Nested(QuestionOut))
+
+
+class PublishedEventsQuery(Schema):
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+
+
+# --- registrations --------------------------------------------------------------------------
+
+
+class AnswerValue(fields.Field):
+    """An answer: text or one choice (a string), several choices (a list), yes/no (a boolean)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and len(value) <= TEXT_ANSWER_LIMIT:
+            return value.strip()
+        if (
+            isinstance(value, list)
+            and len(value) <= 50
+            and all(isinstance(item, str) and len(item) <= 200 for item in value)
+        ):
+            return value
+        raise ValidationError(
+            f"Text (at most {TEXT_ANSWER_LIMIT} characters), a list of choices, or true/false."
+        )
+
+
+def _answers(required: bool = False) -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(validate=validate.Length(max=36)),
+        values=AnswerValue(),
+        required=required,
+        validate=validate.Length(max=100),
+        metadata={
+            "description": "By question id: text or one option (string), options (list), "
+            "yes/no (boolean)."
+        },
+    )
 
 
 class AttendeeIn(StrictSchema):
@@ -47,9 +236,22 @@ class AttendeeIn(StrictSchema):
     email = fields.Email(required=True, validate=validate.Length(max=320))
 
 
-class RegistrationCreate(StrictSchema):
+class AnswersIn(StrictSchema):
+    answers = _answers()
+    language = fields.String(
+        validate=validate.OneOf(LANGUAGES),
+        metadata={"description": "The language the questions were shown in (for consents)."},
+    )
+
+
+class RegistrationCreate(AnswersIn):
     ticket_type_id = fields.UUID(required=True)
     attendee = fields.Nested(AttendeeIn, required=True)
+    session_ids = fields.List(fields.UUID(), validate=validate.Length(max=50))
+
+
+class AnswersChange(AnswersIn):
+    answers = _answers(required=True)
 
 
 class IdempotencyHeader(Schema):
@@ -62,19 +264,42 @@ class ManageTokenQuery(Schema):
     token = fields.String(metadata={"description": "The registration's manage token"})
 
 
+class RegistrationsQuery(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    ticket_type_id = fields.UUID()
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Part of the attendee's name or email, any case"},
+    )
+
+
 class AttendeeOut(Schema):
     name = fields.String(attribute="attendee_name")
     email = fields.String(attribute="attendee_email")
+
+
+_ATTENDEE = AttendeeOut()
+
+
+class SessionPlaceOut(Schema):
+    session_id = fields.String()
+    status = fields.String(metadata={"enum": ["requested", "confirmed", "waitlisted", "cancelled"]})
 
 
 class RegistrationOut(Schema):
     id = fields.String()
     event_id = fields.String()
     ticket_type_id = fields.String()
-    status = fields.String(
-        metadata={"enum": ["confirmed", "waitlisted", "pending_approval", "cancelled"]}
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    attendee = fields.Function(lambda registration: _ATTENDEE.dump(registration))
+    language = fields.String()
+    answers = fields.Dict()
+    sessions = fields.List(fields.Nested(SessionPlaceOut))
+    offer_expires_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "When status is offered: claim before this."}
     )
-    attendee = fields.Function(lambda registration: AttendeeOut().dump(registration))
+    checked_in_at = fields.AwareDateTime(allow_none=True)
+    erased_at = fields.AwareDateTime(allow_none=True)
     created_at = fields.AwareDateTime()
 
 

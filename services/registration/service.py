@@ -1,100 +1,85 @@
-"""Registration rules: events, ticket types, places, the waitlist. No Flask, no broker.
+"""Registration rules: who gets a place, who waits, who needs approval; what attendees may do
+with their private link and what organisers see. No Flask, no broker.
 
-Places are taken with one conditional UPDATE on the ticket type's counter
-(`confirmed_count < quota`): the database serialises racing registrations on that row, so
-no Python lock is needed and no place is ever sold twice, on PostgreSQL or SQLite.
+Places, seats and the waitlist are in places.py; events, ticket types, sessions and questions
+in event_admin.py; answers and consents in answers.py; erasure in personal_data.py.
 """
 
-import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.registration.models import Event, Registration, TicketType
+from services.registration.announcements import announce_status
+from services.registration.answers import check_answers, consent_changes, questions_of
+from services.registration.event_admin import (
+    organiser_event,
+    sales_window,
+    sessions_of,
+    ticket_types_of,
+)
+from services.registration.models import (
+    CANCELLED,
+    CONFIRMED,
+    LIVE,
+    OFFERED,
+    PENDING_APPROVAL,
+    PUBLISHED,
+    REJECTED,
+    REQUESTED,
+    WAITLISTED,
+    Event,
+    EventSession,
+    Question,
+    Registration,
+    SessionPlace,
+    TicketType,
+)
+from services.registration.places import confirm, leave, places_of, take_place
+from services.registration.wording import DEFAULT_LANGUAGE, N_
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import Conflict, InvalidRequest, NotFound
-
-DRAFT, PUBLISHED, CANCELLED_EVENT = "draft", "published", "cancelled"
-CONFIRMED, WAITLISTED, CANCELLED = "confirmed", "waitlisted", "cancelled"
+from shared.models import new_id
 
 
 @dataclass(frozen=True)
 class NewRegistration:
     registration: Registration
     created: bool
+    places: list[SessionPlace]
 
 
-def create_event(uow: UnitOfWork, organiser: Principal, fields: dict) -> Event:
-    _check_times(fields["starts_at"], fields["ends_at"])
-    with uow:
-        event = Event(organisation_id=organiser.organisation_id, status=DRAFT, **fields)
-        uow.session.add(event)
-        uow.commit()
-        return event
+@dataclass(frozen=True)
+class RegistrationFilter:
+    status: str | None = None
+    ticket_type_id: str | None = None
+    search: str | None = None
 
 
-def add_ticket_type(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict):
-    with uow:
-        event = organiser_event(uow.session, organiser, event_id)
-        if event.status == CANCELLED_EVENT:
-            raise Conflict("The event is cancelled.")
-        ticket_type = TicketType(event_id=event.id, **fields)
-        uow.session.add(ticket_type)
-        uow.session.flush()
-        if event.status == PUBLISHED:
-            uow.publish("event.updated", _event_data(uow.session, event))
-        uow.commit()
-        return ticket_type
+@dataclass(frozen=True)
+class RegistrationsReport:
+    """An event's registrations as organisers see them, with what it takes to read them."""
+
+    event: Event
+    registrations: list[Registration]
+    places: dict[str, list[SessionPlace]]
+    ticket_types: list[TicketType]
+    sessions: list[EventSession]
+    questions: list[Question]
 
 
-def publish_event(uow: UnitOfWork, organiser: Principal, event_id: str) -> Event:
-    with uow:
-        event = organiser_event(uow.session, organiser, event_id)
-        if event.status == CANCELLED_EVENT:
-            raise Conflict("A cancelled event cannot be published.")
-        if event.status == PUBLISHED:
-            return event
-        if not ticket_types_of(uow.session, event.id):
-            raise Conflict("Add at least one ticket type before publishing.")
-        event.status = PUBLISHED
-        uow.publish("event.published", _event_data(uow.session, event))
-        uow.commit()
-        return event
+@dataclass(frozen=True)
+class Choices:
+    """What an attendee chooses besides the ticket type."""
 
-
-def organiser_event(session: Session, organiser: Principal, event_id: str) -> Event:
-    event = session.get(Event, event_id)
-    # Another organisation's event answers exactly like a missing one.
-    if event is None or event.organisation_id != organiser.organisation_id:
-        raise NotFound("No such event.")
-    return event
-
-
-def published_event(session: Session, event_id: str) -> Event:
-    event = session.get(Event, event_id)
-    if event is None or event.status != PUBLISHED:
-        raise NotFound("No such published event.")
-    return event
-
-
-def published_events(session: Session) -> list[Event]:
-    return list(
-        session.scalars(select(Event).where(Event.status == PUBLISHED).order_by(Event.starts_at))
-    )
-
-
-def ticket_types_of(session: Session, event_id: str) -> list[TicketType]:
-    return list(
-        session.scalars(
-            select(TicketType).where(TicketType.event_id == event_id).order_by(TicketType.name)
-        )
-    )
+    session_ids: tuple[str, ...] = ()
+    answers: dict = field(default_factory=dict)
+    language: str = DEFAULT_LANGUAGE
 
 
 def register(
@@ -102,49 +87,67 @@ def register(
     event_id: str,
     ticket_type_id: str,
     attendee: dict,
+    choices: Choices = Choices(),  # noqa: B008 (frozen, never changed)
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> NewRegistration:
-    """Take a place if one is left, else join the waitlist. A repeated key repeats the answer."""
+    """Take a place if one is left, else join the waitlist; a ticket type that needs approval
+    waits for the organiser. A repeated idempotency key repeats the first answer."""
     now = now or datetime.now(UTC)
     try:
         with uow:
-            event = published_event(uow.session, event_id)
+            event, ticket_type = _event_and_ticket_type(uow.session, event_id, ticket_type_id)
             if idempotency_key:
                 earlier = _by_idempotency_key(uow.session, event.id, idempotency_key)
                 if earlier is not None:
-                    return NewRegistration(earlier, created=False)
-            if now >= event.ends_at:
-                raise Conflict("Registration for this event has closed.")
-            ticket_type = uow.session.get(TicketType, ticket_type_id)
-            if ticket_type is None or ticket_type.event_id != event.id:
-                raise InvalidRequest(
-                    "Unknown ticket type.",
-                    errors={"json": {"ticket_type_id": ["Not a ticket type of this event."]}},
-                )
-            status = CONFIRMED if _take_place(uow.session, ticket_type.id) else WAITLISTED
+                    return NewRegistration(earlier, False, places_of(uow.session, earlier.id))
+            _check_on_sale(ticket_type, event, now)
+            questions, sessions, answers = _check_choices(uow.session, event, choices)
+            if ticket_type.per_order_limit is not None:
+                _check_per_order_limit(uow.session, ticket_type, attendee["email"])
+            if ticket_type.requires_approval:
+                status = PENDING_APPROVAL
+            else:
+                # What the place counter read a moment ago predicts; the conditional UPDATE
+                # below decides. Stored first, so the counter's row lock is held only for the
+                # UPDATE, the event and the commit.
+                has_room = ticket_type.confirmed_count < ticket_type.quota
+                status = CONFIRMED if has_room else WAITLISTED
             registration = Registration(
+                id=new_id(),
                 event_id=event.id,
                 ticket_type_id=ticket_type.id,
                 attendee_name=attendee["name"],
                 attendee_email=attendee["email"],
+                language=choices.language,
+                answers=answers,
                 status=status,
                 manage_token=secrets.token_urlsafe(24),
                 idempotency_key=idempotency_key,
             )
             uow.session.add(registration)
+            places = [
+                SessionPlace(registration_id=registration.id, session_id=s.id, status=REQUESTED)
+                for s in sessions
+            ]
+            consents = consent_changes(questions, {}, answers, registration.id, choices.language)
             uow.session.flush()
-            _announce(uow, registration)
+            uow.session.add_all([*places, *consents])
+            if status != PENDING_APPROVAL:
+                if take_place(uow.session, ticket_type.id):
+                    confirm(uow, registration, places)
+                else:
+                    registration.status = WAITLISTED
+                    announce_status(uow, registration)
             uow.commit()
-            return NewRegistration(registration, created=True)
+            return NewRegistration(registration, True, places)
     except IntegrityError:
         if not idempotency_key:
             raise
         # The same key raced us and won: answer with its registration.
         with uow:
-            return NewRegistration(
-                _by_idempotency_key(uow.session, event_id, idempotency_key), created=False
-            )
+            earlier = _by_idempotency_key(uow.session, event_id, idempotency_key)
+            return NewRegistration(earlier, False, places_of(uow.session, earlier.id))
 
 
 def attendee_registration(session: Session, registration_id: str, manage_token: str | None):
@@ -154,135 +157,145 @@ def attendee_registration(session: Session, registration_id: str, manage_token: 
         or not manage_token
         or not hmac.compare_digest(registration.manage_token, manage_token)
     ):
-        raise NotFound("No such registration for this link.")
+        raise NotFound(N_("No such registration for this link."))
     return registration
 
 
-def cancel(uow: UnitOfWork, registration_id: str, manage_token: str | None) -> Registration:
+def cancel(
+    uow: UnitOfWork, registration_id: str, manage_token: str | None, now: datetime | None = None
+) -> Registration:
     """Cancel a registration; a freed place goes at once to the first on the waitlist."""
     with uow:
-        attendee_registration(uow.session, registration_id, manage_token)
-        registration = uow.session.scalars(
-            select(Registration).where(Registration.id == registration_id).with_for_update()
-        ).one()
-        if registration.status == CANCELLED:
+        registration = _locked_attendee_registration(uow.session, registration_id, manage_token)
+        if registration.status not in LIVE:
             return registration
-        previous_status = registration.status
-        registration.status = CANCELLED
-        uow.publish(
-            "registration.cancelled",
-            {**_ids(registration), "previous_status": previous_status},
-        )
-        if previous_status == CONFIRMED:
-            _release_place(uow.session, registration.ticket_type_id)
-            _promote_next(uow, registration.ticket_type_id)
+        leave(uow, registration, CANCELLED, "cancelled_by_attendee", now or datetime.now(UTC))
         uow.commit()
         return registration
 
 
-def event_registrations(session: Session, organiser: Principal, event_id: str):
+def claim(
+    uow: UnitOfWork, registration_id: str, manage_token: str | None, now: datetime | None = None
+) -> Registration:
+    """Take up a place offered from the waitlist, before the offer lapses."""
+    now = now or datetime.now(UTC)
+    with uow:
+        registration = _locked_attendee_registration(uow.session, registration_id, manage_token)
+        if registration.status == CONFIRMED:
+            return registration
+        if registration.status != OFFERED or registration.offer_expires_at <= now:
+            raise Conflict(N_("There is no place on offer for this registration."))
+        confirm(uow, registration)
+        uow.commit()
+        return registration
+
+
+def change_answers(
+    uow: UnitOfWork,
+    registration_id: str,
+    manage_token: str | None,
+    answers: dict,
+    language: str | None = None,
+) -> Registration:
+    """Replace the answers given (the others stay); consents given or withdrawn are recorded."""
+    with uow:
+        registration = _locked_attendee_registration(uow.session, registration_id, manage_token)
+        if registration.status not in LIVE or registration.erased_at is not None:
+            raise Conflict(N_("This registration can no longer be changed."))
+        questions = questions_of(uow.session, registration.event_id)
+        kept, errors = check_answers(questions, {**registration.answers, **answers})
+        _refuse_if({"answers": errors} if errors else {})
+        language = language or registration.language
+        uow.session.add_all(
+            consent_changes(questions, registration.answers, kept, registration.id, language)
+        )
+        registration.answers = kept
+        registration.language = language
+        uow.commit()
+        return registration
+
+
+def approve(uow: UnitOfWork, organiser: Principal, registration_id: str) -> Registration:
+    """Let an applicant in: confirmed while places last, else waitlisted."""
+    with uow:
+        registration = _pending(uow.session, organiser, registration_id)
+        if take_place(uow.session, registration.ticket_type_id):
+            confirm(uow, registration)
+        else:
+            registration.status = WAITLISTED
+            announce_status(uow, registration)
+        uow.commit()
+        return registration
+
+
+def reject(
+    uow: UnitOfWork, organiser: Principal, registration_id: str, now: datetime | None = None
+) -> Registration:
+    with uow:
+        registration = _pending(uow.session, organiser, registration_id)
+        leave(uow, registration, REJECTED, "rejected", now or datetime.now(UTC))
+        uow.commit()
+        return registration
+
+
+def registrations_report(
+    session: Session,
+    organiser: Principal,
+    event_id: str,
+    where: RegistrationFilter = RegistrationFilter(),  # noqa: B008 (frozen, never changed)
+) -> RegistrationsReport:
     event = organiser_event(session, organiser, event_id)
-    return list(
-        session.scalars(
-            select(Registration)
-            .where(Registration.event_id == event.id)
-            .order_by(Registration.created_at)
+    query = select(Registration).where(Registration.event_id == event.id)
+    if where.status:
+        query = query.where(Registration.status == where.status)
+    if where.ticket_type_id:
+        query = query.where(Registration.ticket_type_id == where.ticket_type_id)
+    if where.search:
+        text = where.search.lower()
+        query = query.where(
+            or_(
+                func.lower(Registration.attendee_name).contains(text, autoescape=True),
+                func.lower(Registration.attendee_email).contains(text, autoescape=True),
+            )
         )
+    registrations = list(session.scalars(query.order_by(Registration.created_at, Registration.id)))
+    return RegistrationsReport(
+        event=event,
+        registrations=registrations,
+        places=session_places(session, [registration.id for registration in registrations]),
+        ticket_types=ticket_types_of(session, event.id),
+        sessions=sessions_of(session, event.id),
+        questions=questions_of(session, event.id),
     )
 
 
-def manage_token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def organiser_registration(
+    session: Session, organiser: Principal, registration_id: str
+) -> Registration:
+    registration = session.get(Registration, registration_id)
+    if registration is None:
+        raise NotFound(N_("No such registration."))
+    organiser_event(session, organiser, registration.event_id)
+    return registration
 
 
-def _take_place(session: Session, ticket_type_id: str) -> bool:
-    taken = session.execute(
-        update(TicketType)
-        .where(TicketType.id == ticket_type_id, TicketType.confirmed_count < TicketType.quota)
-        .values(confirmed_count=TicketType.confirmed_count + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return taken.rowcount == 1
+def session_places(session: Session, registration_ids: list[str]) -> dict[str, list]:
+    """Each registration's session seats, by registration id."""
+    places: dict[str, list] = {registration_id: [] for registration_id in registration_ids}
+    if registration_ids:
+        for place in session.scalars(
+            select(SessionPlace)
+            .where(SessionPlace.registration_id.in_(registration_ids))
+            .order_by(SessionPlace.session_id)
+        ):
+            places[place.registration_id].append(place)
+    return places
 
 
-def _release_place(session: Session, ticket_type_id: str) -> None:
-    session.execute(
-        update(TicketType)
-        .where(TicketType.id == ticket_type_id)
-        .values(confirmed_count=TicketType.confirmed_count - 1)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _promote_next(uow: UnitOfWork, ticket_type_id: str) -> None:
-    waiting = uow.session.scalars(
-        select(Registration)
-        .where(Registration.ticket_type_id == ticket_type_id, Registration.status == WAITLISTED)
-        .order_by(Registration.created_at, Registration.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    ).first()
-    if waiting is None or not _take_place(uow.session, ticket_type_id):
-        return
-    waiting.status = CONFIRMED
-    uow.publish("registration.promoted", _ids(waiting))
-    _announce(uow, waiting)
-
-
-def _announce(uow: UnitOfWork, registration: Registration) -> None:
-    if registration.status == CONFIRMED:
-        uow.publish(
-            "registration.confirmed",
-            {
-                **_ids(registration),
-                "attendee": {
-                    "name": registration.attendee_name,
-                    "email": registration.attendee_email,
-                },
-                "manage_token_sha256": manage_token_digest(registration.manage_token),
-            },
-        )
-    elif registration.status == WAITLISTED:
-        uow.publish("registration.waitlisted", _ids(registration))
-
-
-def _ids(registration: Registration) -> dict:
-    return {
-        "registration_id": registration.id,
-        "event_id": registration.event_id,
-        "ticket_type_id": registration.ticket_type_id,
-    }
-
-
-def _by_idempotency_key(session: Session, event_id: str, key: str) -> Registration | None:
-    return session.scalars(
-        select(Registration).where(
-            Registration.event_id == event_id, Registration.idempotency_key == key
-        )
-    ).first()
-
-
-def _check_times(starts_at: datetime, ends_at: datetime) -> None:
-    if ends_at <= starts_at:
-        raise InvalidRequest(
-            "The event must end after it starts.",
-            errors={"json": {"ends_at": ["Must be later than starts_at."]}},
-        )
-
-
-def _event_data(session: Session, event: Event) -> dict:
-    return {
-        "event_id": event.id,
-        "organisation_id": event.organisation_id,
-        "title": event.title,
-        "starts_at": event.starts_at,
-        "ends_at": event.ends_at,
-        "timezone": event.timezone,
-        "venue": event.venue,
-        "early_entry_minutes": event.early_entry_minutes,
-        "status": event.status,
-        "ticket_types": [{"id": t.id, "name": t.name} for t in ticket_types_of(session, event.id)],
-    }
+def answer_problems(session: Session, event_id: str, answers: dict) -> dict:
+    """What is wrong with these answers to the event's questions (a form shows it beside the
+    rest of its mistakes)."""
+    return check_answers(questions_of(session, event_id), answers)[1]
 
 
 def record_arrival(uow: UnitOfWork, registration_id: str, scanned_at: datetime) -> None:
@@ -292,3 +305,111 @@ def record_arrival(uow: UnitOfWork, registration_id: str, scanned_at: datetime) 
         registration.checked_in_at is None or scanned_at < registration.checked_in_at
     ):
         registration.checked_in_at = scanned_at
+
+
+# --- checks -------------------------------------------------------------------------------
+
+
+def _event_and_ticket_type(
+    session: Session, event_id: str, ticket_type_id: str
+) -> tuple[Event, TicketType]:
+    """The published event and its ticket type, in one round trip (registration is the hot
+    path)."""
+    row = session.execute(
+        select(Event, TicketType)
+        .outerjoin(
+            TicketType, (TicketType.event_id == Event.id) & (TicketType.id == ticket_type_id)
+        )
+        .where(Event.id == event_id, Event.status == PUBLISHED)
+    ).first()
+    if row is None:
+        raise NotFound(N_("No such published event."))
+    if row.TicketType is None:
+        raise InvalidRequest(
+            N_("Unknown ticket type."),
+            errors={"json": {"ticket_type_id": [N_("Not a ticket type of this event.")]}},
+        )
+    return row.Event, row.TicketType
+
+
+def _check_on_sale(ticket_type: TicketType, event: Event, now: datetime) -> None:
+    opens, closes = sales_window(ticket_type, event)
+    if now < opens:
+        raise Conflict(N_("Registration for this ticket type has not opened yet."), opens_at=opens)
+    if now >= closes:
+        raise Conflict(N_("Registration for this ticket type has closed."))
+
+
+def _check_choices(
+    session: Session, event: Event, choices: Choices
+) -> tuple[list[Question], list[EventSession], dict]:
+    """The event's questions, the sessions chosen and the answers to keep; or every mistake."""
+    errors = {}
+    sessions = []
+    if choices.session_ids:
+        sessions = list(
+            session.scalars(
+                select(EventSession)
+                .where(EventSession.id.in_(choices.session_ids), EventSession.event_id == event.id)
+                .order_by(EventSession.id)
+            )
+        )
+        if len(sessions) != len(set(choices.session_ids)):
+            errors["session_ids"] = [N_("Not a session of this event.")]
+    questions = questions_of(session, event.id)
+    answers, answer_errors = check_answers(questions, choices.answers)
+    if answer_errors:
+        errors["answers"] = answer_errors
+    _refuse_if(errors)
+    return questions, sessions, answers
+
+
+def _check_per_order_limit(session: Session, ticket_type: TicketType, email: str) -> None:
+    # Serialise registrations of this ticket type while counting, so two at once cannot
+    # both slip under the limit.
+    session.execute(select(TicketType.id).where(TicketType.id == ticket_type.id).with_for_update())
+    held = session.scalar(
+        select(func.count())
+        .select_from(Registration)
+        .where(
+            Registration.ticket_type_id == ticket_type.id,
+            func.lower(Registration.attendee_email) == email.lower(),
+            Registration.status.in_(LIVE),
+        )
+    )
+    if held >= ticket_type.per_order_limit:
+        message = N_("This email address already has as many registrations as allowed.")
+        raise Conflict(
+            message,
+            limit=ticket_type.per_order_limit,
+            errors={"json": {"attendee": {"email": [message]}}},
+        )
+
+
+def _refuse_if(errors: dict) -> None:
+    if errors:
+        raise InvalidRequest(N_("Some answers need another look."), errors={"json": errors})
+
+
+def _pending(session: Session, organiser: Principal, registration_id: str) -> Registration:
+    registration = organiser_registration(session, organiser, registration_id)
+    session.refresh(registration, with_for_update=True)
+    if registration.status != PENDING_APPROVAL:
+        raise Conflict(N_("Only a registration waiting for approval can be approved or rejected."))
+    return registration
+
+
+def _locked_attendee_registration(
+    session: Session, registration_id: str, manage_token: str | None
+) -> Registration:
+    registration = attendee_registration(session, registration_id, manage_token)
+    session.refresh(registration, with_for_update=True)
+    return registration
+
+
+def _by_idempotency_key(session: Session, event_id: str, key: str) -> Registration | None:
+    return session.scalars(
+        select(Registration).where(
+            Registration.event_id == event_id, Registration.idempotency_key == key
+        )
+    ).first()

@@ -1,28 +1,26 @@
-from functools import lru_cache
-
-from flask import Response, url_for
+from flask import Response, request, url_for
 from flask_smorest import Blueprint
 
-from services.ticketing import qr_codes, schemas, service
-from shared.http import current_runtime, manage_token
+from services.ticketing import schemas, service
+from shared.auth import ORGANISER
+from shared.http import current_principal, current_runtime, manage_token, require_role
 
-blp = Blueprint("ticketing", __name__, description="Tickets, QR codes and public keys")
+blp = Blueprint("ticketing", __name__, description="Tickets, QR codes and signing keys")
 
-# Ticket images are viewed again and again at the gate; a token's image never changes.
-render_png = lru_cache(maxsize=4096)(qr_codes.render_png)
-render_svg = lru_cache(maxsize=4096)(qr_codes.render_svg)
+ORGANISER_ONLY = [{"bearer": []}]
+# A ticket's images never change (a new token is a new ticket), so a phone or a mail
+# client that has one never needs to ask again.
+IMAGE_CACHING = "private, max-age=31536000, immutable"
 
 
 @blp.route("/registrations/<uuid:registration_id>/ticket")
 @blp.arguments(schemas.ManageTokenQuery, location="query")
 @blp.response(200, schemas.TicketOut)
 def get_ticket(query, registration_id):
-    """The ticket of a registration, opened with the registration's manage token."""
+    """The current ticket of a registration, opened with the registration's manage token."""
     with current_runtime().session_factory() as session:
         ticket = service.attendee_ticket(session, str(registration_id), manage_token())
-    ticket.qr_png_url = url_for(
-        "ticketing.ticket_png", ticket_id=ticket.id, key=ticket.qr_secret, _external=False
-    )
+    ticket.qr_png_url = url_for("ticketing.ticket_png", ticket_id=ticket.id, key=ticket.qr_secret)
     ticket.qr_svg_url = url_for("ticketing.ticket_svg", ticket_id=ticket.id, key=ticket.qr_secret)
     return ticket
 
@@ -32,7 +30,8 @@ def get_ticket(query, registration_id):
 @blp.response(200, content_type="image/png")
 def ticket_png(query, ticket_id):
     """The ticket's QR code as PNG; the URL carries its own key, usable as <img src>."""
-    return _image(ticket_id, query["key"], render_png, "image/png")
+    images = service.images_by_key(current_runtime().unit_of_work(), str(ticket_id), query["key"])
+    return _image(images.png, "image/png", ticket_id)
 
 
 @blp.route("/tickets/<uuid:ticket_id>/qr.svg")
@@ -40,22 +39,86 @@ def ticket_png(query, ticket_id):
 @blp.response(200, content_type="image/svg+xml")
 def ticket_svg(query, ticket_id):
     """The ticket's QR code as SVG."""
-    return _image(ticket_id, query["key"], render_svg, "image/svg+xml")
+    images = service.images_by_key(current_runtime().unit_of_work(), str(ticket_id), query["key"])
+    return _image(images.svg, "image/svg+xml", ticket_id)
 
 
 @blp.route("/keys")
 @blp.response(200, schemas.PublicKeysOut)
 def list_public_keys():
-    """The public keys that verify ticket signatures, for door devices working offline."""
+    """The public keys that verify ticket signatures (all but retired ones), for door
+    devices working offline."""
     with current_runtime().session_factory() as session:
         return {"keys": service.public_keys(session)}
 
 
-def _image(ticket_id, key: str, render, mimetype: str) -> Response:
+@blp.route("/events/<uuid:event_id>/keys", methods=["GET"])
+@require_role(ORGANISER)
+@blp.response(200, schemas.SigningKeysOut)
+@blp.doc(security=ORGANISER_ONLY)
+def list_event_keys(event_id):
+    """The event's signing keys, retired ones included; the newest unretired one signs new
+    tickets (organiser)."""
     with current_runtime().session_factory() as session:
-        ticket = service.ticket_for_image(session, str(ticket_id), key)
-    return Response(
-        render(ticket.payload),
-        mimetype=mimetype,
-        headers={"Cache-Control": "private, max-age=86400"},
+        return {"keys": service.event_signing_keys(session, current_principal(), str(event_id))}
+
+
+@blp.route("/events/<uuid:event_id>/keys", methods=["POST"])
+@require_role(ORGANISER)
+@blp.response(201, schemas.SigningKeyOut)
+@blp.doc(security=ORGANISER_ONLY)
+def rotate_key(event_id):
+    """Rotate: a new key signs the event's tickets from now on; tickets signed before keep
+    verifying until their key is retired (organiser)."""
+    runtime = current_runtime()
+    return service.rotate_signing_key(runtime.unit_of_work(), current_principal(), str(event_id))
+
+
+@blp.route("/events/<uuid:event_id>/keys/<key_id>/retire", methods=["POST"])
+@require_role(ORGANISER)
+@blp.response(200, schemas.RetiredKeyOut)
+@blp.alt_response(409, description="The key is already retired")
+@blp.doc(security=ORGANISER_ONLY)
+def retire_key(event_id, key_id):
+    """Retire a key: it stops verifying, and every valid ticket it signed is reissued under
+    the current key and mailed again (organiser)."""
+    runtime = current_runtime()
+    return service.retire_signing_key(
+        runtime.unit_of_work(), current_principal(), str(event_id), key_id
     )
+
+
+@blp.route("/events/<uuid:event_id>/tickets")
+@require_role(ORGANISER)
+@blp.arguments(schemas.EventTicketsQuery, location="query")
+@blp.response(200, schemas.IssuedTicketsOut)
+@blp.doc(security=ORGANISER_ONLY)
+def list_event_tickets(query, event_id):
+    """The event's tickets, revoked ones included, oldest first (organiser)."""
+    registration_id = query.get("registration_id")
+    with current_runtime().session_factory() as session:
+        tickets = service.event_tickets(
+            session,
+            current_principal(),
+            str(event_id),
+            str(registration_id) if registration_id else None,
+        )
+    return {"tickets": tickets}
+
+
+@blp.route("/tickets/<uuid:ticket_id>/reissue", methods=["POST"])
+@require_role(ORGANISER)
+@blp.response(201, schemas.IssuedTicketOut)
+@blp.alt_response(409, description="The ticket is already revoked")
+@blp.doc(security=ORGANISER_ONLY)
+def reissue_ticket(ticket_id):
+    """Reissue a valid ticket, e.g. for a lost phone: a new ticket with a new token is mailed
+    to the attendee and the old one is revoked (organiser)."""
+    runtime = current_runtime()
+    return service.reissue_ticket(runtime.unit_of_work(), current_principal(), str(ticket_id))
+
+
+def _image(content: bytes, mimetype: str, ticket_id) -> Response:
+    response = Response(content, mimetype=mimetype, headers={"Cache-Control": IMAGE_CACHING})
+    response.set_etag(str(ticket_id))
+    return response.make_conditional(request)

@@ -1,11 +1,15 @@
-"""The ticketing service: signed tickets, their QR images and the public keys."""
+"""The ticketing service: signed tickets, their QR images, ticket pages and mail, and the
+signing keys."""
 
 from pathlib import Path
 
-from services.ticketing import api, handlers
+from services.ticketing import api, handlers, pages
+from services.ticketing.mail_relay import relay_mail
 from services.ticketing.models import Base, tables
 from shared.app_factory import build_app
+from shared.i18n import init_i18n
 from shared.runtime import ServiceDefinition
+from shared.worker import PeriodicTask
 
 DEFINITION = ServiceDefinition(
     name="ticketing",
@@ -15,6 +19,11 @@ DEFINITION = ServiceDefinition(
     handlers=handlers.HANDLERS,
 )
 
+# The worker sends the mail outbox; a new ticket's mail goes within about this many seconds.
+PERIODIC_TASKS = (PeriodicTask("mail-relay", every_seconds=0.5, run=relay_mail),)
+
 
 def create_app(settings=None, runtime=None):
-    return build_app(DEFINITION, [api.blp], __name__, settings, runtime)
+    app = build_app(DEFINITION, [api.blp, pages.blp], __name__, settings, runtime)
+    init_i18n(app, Path(__file__).parent / "translations")
+    return app

@@ -11,7 +11,7 @@ def on_registration_confirmed(uow: UnitOfWork, data: dict) -> None:
 
 
 def on_registration_cancelled(uow: UnitOfWork, data: dict) -> None:
-    service.revoke_registration_ticket(uow, str(data["registration_id"]), "cancelled")
+    service.revoke_registration_ticket(uow, str(data["registration_id"]), service.CANCELLED)
 
 
 HANDLERS = {

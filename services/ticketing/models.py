@@ -1,9 +1,9 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models import Id, common_tables, service_base, utcnow
+from shared.models import Id, common_tables, new_id, service_base, utcnow
 
 Base = service_base()
 tables = common_tables(Base.metadata)
@@ -37,12 +37,26 @@ class SigningKey(Base):
     retired_at: Mapped[datetime | None]
 
 
+VALID_TICKET = text("status = 'valid'")
+
+
 class Ticket(Base):
+    """A signed ticket. A registration keeps every ticket it ever had (a reissue revokes the
+    old one and adds a new one); at most one of them is valid, which the database enforces."""
+
     __tablename__ = "tickets"
+    __table_args__ = (
+        Index(
+            "uq_tickets_valid_registration_id",
+            "registration_id",
+            unique=True,
+            sqlite_where=VALID_TICKET,
+            postgresql_where=VALID_TICKET,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True)
-    # One ticket per registration, whatever the bus redelivers.
-    registration_id: Mapped[str] = mapped_column(Id, unique=True)
+    registration_id: Mapped[str] = mapped_column(Id, index=True)
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
     ticket_type_id: Mapped[str] = mapped_column(Id)
     attendee_name: Mapped[str] = mapped_column(String(200))
@@ -54,5 +68,39 @@ class Ticket(Base):
     manage_token_sha256: Mapped[str] = mapped_column(String(64))
     valid_from: Mapped[datetime]
     valid_until: Mapped[datetime]
+    # The attendee's language for mail, as registration told it (None: not told, English).
+    locale: Mapped[str | None] = mapped_column(String(35))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    # cancelled, reissued or key_retired: the ticket page tells the attendee which.
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class TicketImage(Base):
+    """A ticket's QR code, rendered once and kept (see service.ticket_images)."""
+
+    __tablename__ = "ticket_images"
+
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    svg: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OutgoingMail(Base):
+    """The mail outbox: a ticket's mail is written here in the ticket's own transaction and
+    sent later by the mail relay, so a mail server outage delays mail but never loses it."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    # pending, sent, failed (gave up or refused by the server) or skipped (ticket revoked
+    # before its mail went out).
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))

@@ -1,4 +1,4 @@
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 
 class ManageTokenQuery(Schema):
@@ -10,18 +10,57 @@ class ImageKeyQuery(Schema):
     key = fields.String(load_default=None, metadata={"description": "The image's unguessable key"})
 
 
-class TicketOut(Schema):
+def _language() -> fields.String:
+    return fields.String(
+        validate=validate.Length(max=35),
+        metadata={"description": "en, zh_Hant_HK or zh_Hans_CN; remembered for later pages"},
+    )
+
+
+class TicketPageByTokenQuery(ManageTokenQuery):
+    lang = _language()
+
+
+class TicketPageByKeyQuery(ImageKeyQuery):
+    lang = _language()
+
+
+class EventTicketsQuery(Schema):
+    registration_id = fields.UUID(metadata={"description": "Only this registration's tickets"})
+
+
+class _TicketSummary(Schema):
+    """What the attendee and the organiser both see of a ticket."""
+
     id = fields.String()
     registration_id = fields.String()
     event_id = fields.String()
     ticket_type_id = fields.String()
     attendee_name = fields.String()
     status = fields.String(metadata={"enum": ["valid", "revoked"]})
+
+
+class TicketOut(_TicketSummary):
     payload = fields.String(metadata={"description": "The signed token the QR code holds"})
     valid_from = fields.AwareDateTime()
     valid_until = fields.AwareDateTime()
     qr_png_url = fields.String()
     qr_svg_url = fields.String()
+
+
+class IssuedTicketOut(_TicketSummary):
+    """A ticket as its organiser sees it: no token, no image key."""
+
+    revoked_reason = fields.String(
+        allow_none=True, metadata={"enum": ["cancelled", "reissued", "key_retired", None]}
+    )
+    key_id = fields.String(metadata={"description": "The key that signed it"})
+    issued_at = fields.AwareDateTime()
+    revoked_at = fields.AwareDateTime(allow_none=True)
+
+
+class IssuedTicketsOut(Schema):
+    tickets = fields.List(fields.Nested(IssuedTicketOut))
 
 
 class PublicKeyOut(Schema):
@@ -34,3 +73,20 @@ class PublicKeyOut(Schema):
 
 class PublicKeysOut(Schema):
     keys = fields.List(fields.Nested(PublicKeyOut))
+
+
+class SigningKeyOut(PublicKeyOut):
+    retired_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "Since when it no longer verifies tickets"}
+    )
+
+
+class SigningKeysOut(Schema):
+    keys = fields.List(fields.Nested(SigningKeyOut))
+
+
+class RetiredKeyOut(Schema):
+    key = fields.Nested(SigningKeyOut)
+    reissued_tickets = fields.Integer(
+        metadata={"description": "Valid tickets it had signed, each reissued and mailed again"}
+    )

@@ -1,27 +1,47 @@
-"""Tickets: issued once per confirmed registration, signed, revoked on cancellation.
-No Flask, no broker."""
+"""Tickets: issued once per confirmed registration, signed with the event's current key,
+revoked on cancellation, reissued by an organiser; signing keys rotated and retired.
+No Flask, no broker.
+
+A registration keeps all its tickets; at most one is valid (the database holds to it), and
+that one, or else the latest, is the registration's current ticket.
+"""
 
 import hashlib
 import hmac
 import secrets
 import uuid
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.ticketing.models import EventInfo, SigningKey, Ticket
+from services.ticketing import mail_outbox
+from services.ticketing.models import EventInfo, SigningKey, Ticket, TicketImage
+from services.ticketing.qr_codes import QrImages, qr_images
+from shared.auth import Principal
 from shared.db import UnitOfWork
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 from shared.tokens import TicketClaims, new_signing_key, public_key_text, sign_ticket
 
 VALID, REVOKED = "valid", "revoked"
+# Why a ticket was revoked (ticket.revoked's reason, and what the ticket page says).
+CANCELLED, REISSUED, KEY_RETIRED = "cancelled", "reissued", "key_retired"
 
 
 class EventNotKnownYet(RuntimeError):
     """A registration arrived before its event; the consumer retries it."""
+
+
+@dataclass(frozen=True)
+class RetiredKey:
+    key: SigningKey
+    # Valid tickets the key had signed, each replaced by a new one under the current key.
+    reissued_tickets: int
 
 
 def record_event(uow: UnitOfWork, data: dict) -> None:
@@ -38,38 +58,81 @@ def record_event(uow: UnitOfWork, data: dict) -> None:
     uow.session.add(event)
 
 
+# --- issuing, revoking, reissuing ---------------------------------------------------------
+
+
 def issue_ticket(uow: UnitOfWork, data: dict) -> Ticket:
-    """The ticket of a confirmed registration: made once, signed with the event's key."""
+    """The ticket of a confirmed registration: made once, whatever the bus redelivers."""
     registration_id = str(data["registration_id"])
-    existing = _ticket_of_registration(uow.session, registration_id)
+    existing = _current_ticket(uow.session, registration_id)
     if existing is not None:
         return existing
     event = uow.session.get(EventInfo, str(data["event_id"]))
     if event is None:
         raise EventNotKnownYet(f"event {data['event_id']} not received yet")
+    attendee = data["attendee"]
+    return _issue(
+        uow,
+        event,
+        registration_id=registration_id,
+        ticket_type_id=str(data["ticket_type_id"]),
+        attendee_name=attendee["name"],
+        attendee_email=attendee["email"],
+        locale=attendee.get("locale"),
+        manage_token_sha256=data["manage_token_sha256"],
+    )
+
+
+def revoke_registration_ticket(uow: UnitOfWork, registration_id: str, reason: str) -> None:
+    ticket = uow.session.scalars(
+        select(Ticket).where(Ticket.registration_id == registration_id, Ticket.status == VALID)
+    ).first()
+    if ticket is not None:
+        _revoke(uow, ticket, reason)
+
+
+def reissue_ticket(uow: UnitOfWork, organiser: Principal, ticket_id: str) -> Ticket:
+    """A new ticket (new id, new token, mailed again) in place of a valid one, which is
+    revoked: for a lost phone or a token that was shared."""
+    with uow:
+        ticket = uow.session.scalars(
+            select(Ticket).where(Ticket.id == ticket_id).with_for_update()
+        ).first()
+        event = uow.session.get(EventInfo, ticket.event_id) if ticket else None
+        # Another organisation's ticket answers exactly like a missing one.
+        if event is None or event.organisation_id != organiser.organisation_id:
+            raise NotFound("No such ticket.")
+        if ticket.status != VALID:
+            # Also what a second click on the same button gets: one reissue, not two.
+            raise Conflict(
+                "This ticket is already revoked; reissue the registration's current one."
+            )
+        replacement = _replace(uow, event, ticket, REISSUED)
+        uow.commit()
+        return replacement
+
+
+def _issue(uow: UnitOfWork, event: EventInfo, **holder) -> Ticket:
+    """Sign a new valid ticket for `holder` (see _holder), announce it and queue its mail."""
     key = current_signing_key(uow.session, event.id)
     claims = TicketClaims(
         key_id=key.key_id,
         event_id=uuid.UUID(event.id),
         ticket_id=uuid.uuid4(),
-        ticket_type_id=data["ticket_type_id"],
+        ticket_type_id=uuid.UUID(holder["ticket_type_id"]),
         valid_from=event.starts_at - timedelta(minutes=event.early_entry_minutes),
         valid_until=event.ends_at,
     )
     ticket = Ticket(
         id=str(claims.ticket_id),
-        registration_id=registration_id,
         event_id=event.id,
-        ticket_type_id=str(claims.ticket_type_id),
-        attendee_name=data["attendee"]["name"],
-        attendee_email=data["attendee"]["email"],
         status=VALID,
         payload=sign_ticket(claims, Ed25519PrivateKey.from_private_bytes(key.private_key)),
         key_id=key.key_id,
         qr_secret=secrets.token_urlsafe(24),
-        manage_token_sha256=data["manage_token_sha256"],
         valid_from=claims.valid_from,
         valid_until=claims.valid_until,
+        **holder,
     )
     uow.session.add(ticket)
     uow.session.flush()
@@ -81,20 +144,22 @@ def issue_ticket(uow: UnitOfWork, data: dict) -> Ticket:
             "event_id": ticket.event_id,
             "ticket_type_id": ticket.ticket_type_id,
             "attendee_name": ticket.attendee_name,
+            "attendee_email": ticket.attendee_email,  # door staff search by it
             "valid_from": ticket.valid_from,
             "valid_until": ticket.valid_until,
             "signing_key": {"key_id": key.key_id, "public_key": key.public_key},
         },
     )
+    mail_outbox.queue_ticket_mail(uow.session, ticket)
     return ticket
 
 
-def revoke_registration_ticket(uow: UnitOfWork, registration_id: str, reason: str) -> None:
-    ticket = _ticket_of_registration(uow.session, registration_id)
-    if ticket is None or ticket.status == REVOKED:
-        return
+def _revoke(uow: UnitOfWork, ticket: Ticket, reason: str) -> None:
     ticket.status = REVOKED
     ticket.revoked_at = datetime.now(UTC)
+    ticket.revoked_reason = reason
+    # Written now, before any replacement is added: one valid ticket per registration.
+    uow.session.flush()
     uow.publish(
         "ticket.revoked",
         {
@@ -106,27 +171,82 @@ def revoke_registration_ticket(uow: UnitOfWork, registration_id: str, reason: st
     )
 
 
+def _replace(uow: UnitOfWork, event: EventInfo, ticket: Ticket, reason: str) -> Ticket:
+    _revoke(uow, ticket, reason)
+    return _issue(uow, event, **_holder(ticket))
+
+
+def _holder(ticket: Ticket) -> dict:
+    """What a ticket says about its registration and attendee: kept by a replacement."""
+    return {
+        "registration_id": ticket.registration_id,
+        "ticket_type_id": ticket.ticket_type_id,
+        "attendee_name": ticket.attendee_name,
+        "attendee_email": ticket.attendee_email,
+        "locale": ticket.locale,
+        "manage_token_sha256": ticket.manage_token_sha256,
+    }
+
+
+# --- signing keys -------------------------------------------------------------------------
+
+
 def current_signing_key(session: Session, event_id: str) -> SigningKey:
+    """The event's newest unretired key, made if there is none (first ticket, or every key
+    retired)."""
     key = session.scalars(
         select(SigningKey)
         .where(SigningKey.event_id == event_id, SigningKey.retired_at.is_(None))
         .order_by(SigningKey.created_at.desc())
         .limit(1)
     ).first()
-    if key is None:
-        key_id, private_key = new_signing_key()
-        key = SigningKey(
-            key_id=key_id,
-            event_id=event_id,
-            private_key=private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()),
-            public_key=public_key_text(private_key.public_key()),
-        )
-        session.add(key)
-        session.flush()
-    return key
+    return key or _new_signing_key(session, event_id)
+
+
+def rotate_signing_key(uow: UnitOfWork, organiser: Principal, event_id: str) -> SigningKey:
+    """A new key that signs the event's tickets from now on; the tickets signed before keep
+    verifying with their keys until those are retired."""
+    with uow:
+        event = _organiser_event(uow.session, organiser, event_id)
+        key = _new_signing_key(uow.session, event.id)
+        uow.commit()
+        return key
+
+
+def retire_signing_key(
+    uow: UnitOfWork, organiser: Principal, event_id: str, key_id: str
+) -> RetiredKey:
+    """Stop trusting a key. Every valid ticket it signed is reissued under the event's
+    current key (made at once if this was the only one) and mailed again, so no attendee is
+    left with a ticket the door no longer accepts; the door learns it all from the
+    ticket.revoked and ticket.issued events."""
+    with uow:
+        event = _organiser_event(uow.session, organiser, event_id)
+        key = uow.session.scalars(
+            select(SigningKey)
+            .where(SigningKey.key_id == key_id, SigningKey.event_id == event.id)
+            .with_for_update()
+        ).first()
+        if key is None:
+            raise NotFound("No such key for this event.")
+        if key.retired_at is not None:
+            raise Conflict("This key is already retired.")
+        key.retired_at = datetime.now(UTC)
+        uow.session.flush()
+        signed = uow.session.scalars(
+            select(Ticket)
+            .where(Ticket.key_id == key.key_id, Ticket.status == VALID)
+            .order_by(Ticket.issued_at)
+            .with_for_update()
+        ).all()
+        for ticket in signed:
+            _replace(uow, event, ticket, KEY_RETIRED)
+        uow.commit()
+        return RetiredKey(key=key, reissued_tickets=len(signed))
 
 
 def public_keys(session: Session) -> list[SigningKey]:
+    """Every key that still verifies tickets, for door devices."""
     return list(
         session.scalars(
             select(SigningKey)
@@ -136,8 +256,37 @@ def public_keys(session: Session) -> list[SigningKey]:
     )
 
 
+def event_signing_keys(session: Session, organiser: Principal, event_id: str) -> list[SigningKey]:
+    """All keys of an event, retired ones included, oldest first."""
+    event = _organiser_event(session, organiser, event_id)
+    return list(
+        session.scalars(
+            select(SigningKey)
+            .where(SigningKey.event_id == event.id)
+            .order_by(SigningKey.created_at)
+        )
+    )
+
+
+def _new_signing_key(session: Session, event_id: str) -> SigningKey:
+    key_id, private_key = new_signing_key()
+    key = SigningKey(
+        key_id=key_id,
+        event_id=event_id,
+        private_key=private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()),
+        public_key=public_key_text(private_key.public_key()),
+    )
+    session.add(key)
+    session.flush()
+    return key
+
+
+# --- reading tickets ----------------------------------------------------------------------
+
+
 def attendee_ticket(session: Session, registration_id: str, manage_token: str | None) -> Ticket:
-    ticket = _ticket_of_registration(session, registration_id)
+    """The registration's current ticket, for the holder of its manage token."""
+    ticket = _current_ticket(session, registration_id)
     if (
         ticket is None
         or not manage_token
@@ -149,12 +298,88 @@ def attendee_ticket(session: Session, registration_id: str, manage_token: str | 
     return ticket
 
 
-def ticket_for_image(session: Session, ticket_id: str, secret: str | None) -> Ticket:
+def ticket_by_key(session: Session, ticket_id: str, key: str | None) -> Ticket:
+    """A ticket opened with its own unguessable key (its image and page URLs carry it)."""
     ticket = session.get(Ticket, ticket_id)
-    if ticket is None or not secret or not hmac.compare_digest(ticket.qr_secret, secret):
-        raise NotFound("No such ticket image.")
+    if ticket is None or not key or not hmac.compare_digest(ticket.qr_secret, key):
+        raise NotFound("No such ticket.")
     return ticket
 
 
-def _ticket_of_registration(session: Session, registration_id: str) -> Ticket | None:
-    return session.scalars(select(Ticket).where(Ticket.registration_id == registration_id)).first()
+def event_tickets(
+    session: Session, organiser: Principal, event_id: str, registration_id: str | None = None
+) -> list[Ticket]:
+    """An event's tickets, revoked ones included, in the order they were issued."""
+    event = _organiser_event(session, organiser, event_id)
+    query = select(Ticket).where(Ticket.event_id == event.id)
+    if registration_id is not None:
+        query = query.where(Ticket.registration_id == registration_id)
+    return list(session.scalars(query.order_by(Ticket.issued_at)))
+
+
+def ticket_event(session: Session, ticket: Ticket) -> EventInfo:
+    return session.get(EventInfo, ticket.event_id)
+
+
+def replaces_earlier_ticket(session: Session, ticket: Ticket) -> bool:
+    """Whether the registration had a ticket before this one (its mail says the old one no
+    longer works)."""
+    earlier = select(Ticket.id).where(
+        Ticket.registration_id == ticket.registration_id, Ticket.issued_at < ticket.issued_at
+    )
+    return session.scalar(select(earlier.exists()))
+
+
+def ticket_images(uow: UnitOfWork, ticket: Ticket) -> QrImages:
+    """The ticket's QR images, rendered on first use and kept.
+
+    Rendering takes tens of milliseconds of CPU (qrcode picks the best mask in pure Python).
+    A cache in each process (an lru_cache) would render every ticket again in each gunicorn
+    worker and after each restart, and evict at a large event; the images are stored beside
+    the ticket instead, so every later view, page and mail anywhere reads them by primary key.
+    They never change (a new token is a new ticket), so browsers may keep them too.
+    """
+    with uow:
+        stored = _stored_images(uow.session, ticket.id)
+    return stored or _render_and_keep(uow, ticket)
+
+
+def images_by_key(uow: UnitOfWork, ticket_id: str, key: str | None) -> QrImages:
+    """A ticket's QR images for its image URLs, in one transaction when they are stored."""
+    with uow:
+        ticket = ticket_by_key(uow.session, ticket_id, key)
+        stored = _stored_images(uow.session, ticket.id)
+    return stored or _render_and_keep(uow, ticket)
+
+
+def _stored_images(session: Session, ticket_id: str) -> QrImages | None:
+    stored = session.get(TicketImage, ticket_id)
+    return QrImages(png=stored.png, svg=stored.svg) if stored is not None else None
+
+
+def _render_and_keep(uow: UnitOfWork, ticket: Ticket) -> QrImages:
+    # Rendered outside any transaction: on SQLite a transaction holds the write lock.
+    images = qr_images(ticket.payload)
+    # Another process may have stored the same images a moment ago: theirs stand.
+    with uow, suppress(IntegrityError):
+        uow.session.add(TicketImage(ticket_id=ticket.id, png=images.png, svg=images.svg))
+        uow.commit()
+    return images
+
+
+def _current_ticket(session: Session, registration_id: str) -> Ticket | None:
+    """The valid ticket of a registration, else its latest one."""
+    return session.scalars(
+        select(Ticket)
+        .where(Ticket.registration_id == registration_id)
+        .order_by((Ticket.status == VALID).desc(), Ticket.issued_at.desc())
+        .limit(1)
+    ).first()
+
+
+def _organiser_event(session: Session, organiser: Principal, event_id: str) -> EventInfo:
+    event = session.get(EventInfo, event_id)
+    # Another organisation's event answers exactly like a missing one.
+    if event is None or event.organisation_id != organiser.organisation_id:
+        raise NotFound("No such event.")
+    return event

@@ -33,13 +33,19 @@ class EventChanged(_Data):
     timezone = fields.String(required=True)
     venue = fields.String(load_default="", dump_default="")
     early_entry_minutes = fields.Integer(required=True, validate=validate.Range(min=0))
-    status = fields.String(required=True, validate=validate.OneOf(["published", "cancelled"]))
+    # "unpublished": hidden from the public and closed to new registrations, may come back.
+    status = fields.String(
+        required=True, validate=validate.OneOf(["published", "unpublished", "cancelled"])
+    )
     ticket_types = fields.List(fields.Nested(TicketTypeSummary), required=True)
 
 
 class Attendee(_Data):
     name = fields.String(required=True)
     email = fields.Email(required=True)
+    # The language the attendee registered in (a locale such as zh_Hant_HK, or a browser
+    # language tag); ticketing writes their ticket mail in it. Optional: English without it.
+    locale = fields.String(validate=validate.Length(max=35))
 
 
 class RegistrationConfirmed(_Data):
@@ -61,6 +67,11 @@ class RegistrationCancelled(_Data):
     event_id = fields.UUID(required=True)
     ticket_type_id = fields.UUID(required=True)
     previous_status = fields.String(required=True)
+    reason = fields.String(
+        validate=validate.OneOf(
+            ["cancelled_by_attendee", "rejected", "offer_expired", "event_cancelled"]
+        )
+    )
 
 
 class RegistrationPromoted(_Data):
@@ -80,6 +91,8 @@ class TicketIssued(_Data):
     event_id = fields.UUID(required=True)
     ticket_type_id = fields.UUID(required=True)
     attendee_name = fields.String(required=True)
+    # Optional, so producers that predate it stay within the contract; check-in searches it.
+    attendee_email = fields.Email(allow_none=True)
     valid_from = fields.AwareDateTime(required=True)
     valid_until = fields.AwareDateTime(required=True)
     signing_key = fields.Nested(SigningKeyData, required=True)

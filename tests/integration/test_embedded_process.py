@@ -61,8 +61,12 @@ def test_run_prints_the_urls_and_token_stops_on_ctrl_c_and_keeps_its_data(tmp_pa
         registration = requests.post(
             f"{url}/api/registration/events/{event['id']}/registrations",
             json={
-                "ticket_type_id": event["ticket_types"][0]["id"],
+                "ticket_type_id": next(
+                    t["id"] for t in event["ticket_types"] if not t["requires_approval"]
+                ),
                 "attendee": {"name": "Wong Ka Yan", "email": "kayan@example.com"},
+                # The demo asks for consent before anyone registers.
+                "answers": {q["id"]: True for q in event["questions"] if q["kind"] == "consent"},
             },
             timeout=10,
         ).json()

@@ -19,6 +19,8 @@ from sqlalchemy import func, literal_column, select
 
 from services.checkin import service as checkin
 from services.checkin.models import CheckinList, Scan
+from services.checkin.scanning import ScanRequest
+from services.registration import event_admin
 from services.registration import service as registration
 from services.registration.models import Registration
 from shared.auth import ORGANISER, STAFF, Principal
@@ -96,19 +98,19 @@ class RegistrationDesk:
         **fields,
     ):
         starts_at = datetime.now(UTC).replace(microsecond=0) + starts_in
-        return registration.create_event(
+        return event_admin.create_event(
             self.uow(),
             organiser,
             {"title": "Demo Night", "starts_at": starts_at, "ends_at": starts_at + lasts, **fields},
         )
 
     def add_ticket_type(self, event, quota: int = 10, name: str = "General", organiser=NORTHWIND):
-        return registration.add_ticket_type(
+        return event_admin.add_ticket_type(
             self.uow(), organiser, event.id, {"name": name, "quota": quota}
         )
 
     def publish(self, event, organiser: Principal = NORTHWIND):
-        return registration.publish_event(self.uow(), organiser, event.id)
+        return event_admin.publish_event(self.uow(), organiser, event.id)
 
     def published_event(self, quota: int = 10, **event_fields):
         """A published event with one ticket type; returns (event, ticket_type)."""
@@ -149,7 +151,7 @@ class RegistrationDesk:
 
     def registrations_of(self, event) -> list[Registration]:
         with self.runtime.session_factory() as session:
-            return registration.event_registrations(session, NORTHWIND, event.id)
+            return registration.registrations_report(session, NORTHWIND, event.id).registrations
 
     def published(self, event_type: str | None = None) -> list[dict]:
         return published(self.runtime, event_type)
@@ -278,27 +280,28 @@ class Door:
             payload=sign_ticket(claims, signing_key),
         )
 
-    def issue(self, event: EventAtTheDoor, **kwargs) -> IssuedTicket:
-        """A ticket signed and delivered to the door's roster by ticket.issued."""
+    def issue(
+        self, event: EventAtTheDoor, attendee_email: str | None = None, **kwargs
+    ) -> IssuedTicket:
+        """A ticket signed and delivered to the door's roster by ticket.issued (with the
+        attendee's email only when given, as producers that predate the field send it)."""
         ticket = self.signed_ticket(event, **kwargs)
-        consume(
-            self.runtime,
-            checkin.add_to_roster,
-            "ticket.issued",
-            {
-                "ticket_id": ticket.id,
-                "registration_id": ticket.registration_id,
-                "event_id": event.id,
-                "ticket_type_id": ticket.ticket_type_id,
-                "attendee_name": ticket.attendee_name,
-                "valid_from": event.starts_at - timedelta(minutes=event.early_entry_minutes),
-                "valid_until": event.ends_at,
-                "signing_key": {
-                    "key_id": event.key_id,
-                    "public_key": public_key_text(event.signing_key.public_key()),
-                },
+        data = {
+            "ticket_id": ticket.id,
+            "registration_id": ticket.registration_id,
+            "event_id": event.id,
+            "ticket_type_id": ticket.ticket_type_id,
+            "attendee_name": ticket.attendee_name,
+            "valid_from": event.starts_at - timedelta(minutes=event.early_entry_minutes),
+            "valid_until": event.ends_at,
+            "signing_key": {
+                "key_id": event.key_id,
+                "public_key": public_key_text(event.signing_key.public_key()),
             },
-        )
+        }
+        if attendee_email is not None:
+            data["attendee_email"] = attendee_email
+        consume(self.runtime, checkin.add_to_roster, "ticket.issued", data)
         return ticket
 
     def revoke(self, ticket: IssuedTicket) -> None:
@@ -315,23 +318,20 @@ class Door:
         )
 
     def add_list(
-        self, event: EventAtTheDoor, name: str, ticket_types: tuple[str, ...] | None = None
+        self,
+        event: EventAtTheDoor,
+        name: str,
+        ticket_types: tuple[str, ...] | None = None,
+        **rules,
     ) -> str:
-        """A gate or area; `ticket_types` None admits every type of the event."""
-        with self.runtime.session_factory() as session:
-            checkin_list = CheckinList(
-                event_id=str(event.id),
-                name=name,
-                ticket_type_ids=(
-                    None
-                    if ticket_types is None
-                    else [str(event.ticket_type(type_name)) for type_name in ticket_types]
-                ),
-                is_default=False,
-            )
-            session.add(checkin_list)
-            session.commit()
-            return checkin_list.id
+        """A gate or area, made as an organiser makes it; `ticket_types` None admits every
+        type of the event; `rules`: reentry, opens_at, closes_at, session_id."""
+        fields = {"name": name, **rules}
+        if ticket_types is not None:
+            fields["ticket_type_ids"] = [event.ticket_type(type_name) for type_name in ticket_types]
+        organiser = Principal(ORGANISER, event.organisation_id)
+        created = checkin.create_list(self.runtime.unit_of_work(), organiser, str(event.id), fields)
+        return created["id"]
 
     def default_list(self, event: EventAtTheDoor) -> str:
         with self.runtime.session_factory() as session:
@@ -349,15 +349,28 @@ class Door:
         list_id: str | None = None,
         scan_id: str | None = None,
         scanned_at: datetime | None = None,
+        direction: str = "in",
     ) -> dict:
         """An online scan at `at` (or an offline one made at `scanned_at`)."""
-        request = checkin.ScanRequest(
+        request = ScanRequest(
             scan_id=scan_id or uuid.uuid4().hex,
             payload=payload,
             list_id=list_id,
             scanned_at=scanned_at,
+            direction=direction,
         )
         return checkin.scan(self.runtime.unit_of_work(), by, request, now=at)
+
+    def scan_out(self, payload: str, **kwargs) -> dict:
+        return self.scan(payload, direction="out", **kwargs)
+
+    def upload(
+        self, scans: list[ScanRequest], by: Principal = NORTHWIND, at: datetime = SHOW_ENDS
+    ) -> list[dict]:
+        """An offline batch uploaded at `at` (after the doors were offline)."""
+        return checkin.scan_batch(
+            self.runtime.unit_of_work(), self.runtime.tables.outbox, by, scans, now=at
+        )
 
     def scans_recorded(self, scan_id: str | None = None) -> int:
         query = select(func.count()).select_from(Scan)

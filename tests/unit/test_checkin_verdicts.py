@@ -70,7 +70,7 @@ def test_a_second_entry_is_refused_saying_when_and_at_which_gate_the_ticket_came
     ticket = door.issue(event)
     first_entry = DURING_THE_SHOW
 
-    door.scan(ticket.payload, list_id=east_gate, at=first_entry)
+    door.scan(ticket.payload, list_id=east_gate, at=first_entry, scan_id="east-1")
     answer = door.scan(ticket.payload, list_id=east_gate, at=first_entry + timedelta(minutes=30))
 
     assert answer["verdict"] == "already_checked_in"
@@ -78,6 +78,7 @@ def test_a_second_entry_is_refused_saying_when_and_at_which_gate_the_ticket_came
         "scanned_at": first_entry.isoformat(),
         "list_id": east_gate,
         "gate": "East gate",
+        "scan_id": "east-1",
     }
     assert answer["ticket"]["id"] == str(ticket.id)
 

@@ -8,7 +8,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from services.ticketing.qr_codes import qr_version, render_png, render_svg
+from services.ticketing.qr_codes import qr_images, qr_version
 from shared.tokens import TicketClaims, new_signing_key, sign_ticket, verify_ticket
 
 LARGEST_QR_VERSION = 8
@@ -46,7 +46,7 @@ def png_image(png: bytes) -> Image.Image:
 
 
 def test_the_png_decodes_to_the_token_and_its_claims_verify():
-    qr_code = the_only_qr_code_in(png_image(render_png(TOKEN)))
+    qr_code = the_only_qr_code_in(png_image(qr_images(TOKEN).png))
 
     assert qr_code.text == TOKEN
     assert verify_ticket(qr_code.text, PUBLIC_KEYS) == CLAIMS
@@ -54,7 +54,7 @@ def test_the_png_decodes_to_the_token_and_its_claims_verify():
 
 def test_the_symbol_is_version_8_or_less_at_error_correction_m():
     # 190 characters in byte mode would need version 10 at M: version 8 proves alphanumeric mode.
-    qr_code = the_only_qr_code_in(png_image(render_png(TOKEN)))
+    qr_code = the_only_qr_code_in(png_image(qr_images(TOKEN).png))
 
     assert qr_version(TOKEN) <= LARGEST_QR_VERSION
     assert qr_code.ec_level == "M"
@@ -63,7 +63,7 @@ def test_the_symbol_is_version_8_or_less_at_error_correction_m():
 
 def test_the_png_has_a_white_quiet_zone_of_4_modules():
     box_size = 6
-    image = png_image(render_png(TOKEN, box_size=box_size))
+    image = png_image(qr_images(TOKEN, box_size=box_size).png)
     side = modules_across(qr_version(TOKEN)) * box_size
     quiet = QUIET_ZONE_MODULES * box_size
 
@@ -81,18 +81,18 @@ def test_the_png_has_a_white_quiet_zone_of_4_modules():
 
 
 def test_the_png_still_decodes_at_a_small_box_size():
-    qr_code = the_only_qr_code_in(png_image(render_png(TOKEN, box_size=3)))
+    qr_code = the_only_qr_code_in(png_image(qr_images(TOKEN, box_size=3).png))
 
     assert qr_code.text == TOKEN
 
 
 def test_rendering_rejects_text_that_is_not_qr_alphanumeric():
     with pytest.raises(ValueError):
-        render_png(TOKEN.lower())
+        qr_images(TOKEN.lower())
 
 
 def test_the_svg_is_a_standalone_document_with_a_white_background():
-    svg = render_svg(TOKEN).decode()
+    svg = qr_images(TOKEN).svg.decode()
 
     assert svg.startswith("<?xml")
     assert 'xmlns="http://www.w3.org/2000/svg"' in svg
@@ -108,7 +108,7 @@ def test_the_svg_rasterised_decodes_to_the_token_even_on_a_dark_page():
     side = modules_across(qr_version(TOKEN)) * pixels_per_module
     # No background colour is given to the rasteriser: the SVG must bring its own white.
     rendered = Image.open(
-        io.BytesIO(cairosvg.svg2png(bytestring=render_svg(TOKEN), output_width=side))
+        io.BytesIO(cairosvg.svg2png(bytestring=qr_images(TOKEN).svg, output_width=side))
     ).convert("RGBA")
     dark_page = Image.new("RGBA", rendered.size, (20, 20, 28, 255))
     on_dark_page = Image.alpha_composite(dark_page, rendered).convert("RGB")

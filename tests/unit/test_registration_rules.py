@@ -52,7 +52,7 @@ def test_a_confirmation_carries_the_attendee_and_only_a_digest_of_the_manage_tok
         "registration_id": ada.id,
         "event_id": event.id,
         "ticket_type_id": ticket_type.id,
-        "attendee": {"name": "Ada Lovelace", "email": "ada@example.com"},
+        "attendee": {"name": "Ada Lovelace", "email": "ada@example.com", "locale": "en"},
         "manage_token_sha256": sha256(ada.manage_token),
     }
     assert ada.manage_token not in str(desk.published())

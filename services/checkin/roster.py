@@ -1,0 +1,149 @@
+"""The door's roster: events, keys and tickets kept from the bus, what staff look up by name,
+email or code, and the offline bundle a door device scans with. No Flask, no broker."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from services.checkin.lists import ensure_default_list, event_lists
+from services.checkin.models import Admission, CheckinList, EventInfo, PublicKey, RosterTicket
+from services.checkin.scanning import previous_view, ticket_view
+
+SEARCH_RESULTS = 20
+
+
+def record_event(session: Session, data: dict) -> None:
+    event_id = str(data["event_id"])
+    event = session.get(EventInfo, event_id) or EventInfo(id=event_id)
+    event.organisation_id = data["organisation_id"]
+    event.title = data["title"]
+    event.starts_at = data["starts_at"]
+    event.ends_at = data["ends_at"]
+    event.early_entry_minutes = data["early_entry_minutes"]
+    event.status = data["status"]
+    event.timezone = data["timezone"]
+    event.ticket_type_names = {str(t["id"]): t["name"] for t in data["ticket_types"]}
+    session.add(event)
+    session.flush()
+    ensure_default_list(session, event_id)
+
+
+def add_to_roster(session: Session, data: dict) -> None:
+    key = data["signing_key"]
+    if session.get(PublicKey, key["key_id"]) is None:
+        session.add(
+            PublicKey(
+                key_id=key["key_id"], event_id=str(data["event_id"]), public_key=key["public_key"]
+            )
+        )
+    if session.get(RosterTicket, str(data["ticket_id"])) is None:
+        session.add(
+            RosterTicket(
+                id=str(data["ticket_id"]),
+                event_id=str(data["event_id"]),
+                registration_id=str(data["registration_id"]),
+                ticket_type_id=str(data["ticket_type_id"]),
+                attendee_name=data["attendee_name"],
+                attendee_email=data.get("attendee_email"),
+                valid_from=data["valid_from"],
+                valid_until=data["valid_until"],
+            )
+        )
+
+
+def revoke(session: Session, data: dict) -> None:
+    ticket = session.get(RosterTicket, str(data["ticket_id"]))
+    if ticket is not None and ticket.revoked_at is None:
+        ticket.revoked_at = datetime.now(UTC)
+
+
+def ticket_record(session: Session, ticket: RosterTicket, event: EventInfo) -> dict:
+    """A ticket as the door knows it, with its admissions, for manual check-in and support."""
+    admissions = session.execute(
+        select(Admission, CheckinList.name)
+        .join(CheckinList, CheckinList.id == Admission.list_id)
+        .where(Admission.ticket_id == ticket.id)
+        .order_by(Admission.admitted_at)
+    ).all()
+    return {
+        **ticket_view(ticket, event),
+        "status": "revoked" if ticket.revoked_at else "valid",
+        "admissions": [_admission_view(admission, gate) for admission, gate in admissions],
+    }
+
+
+def _admission_view(admission: Admission, gate: str) -> dict:
+    return {
+        **previous_view(admission, gate),
+        "exited_at": admission.exited_at.isoformat() if admission.exited_at else None,
+    }
+
+
+def search(session: Session, event: EventInfo, text: str) -> list[dict]:
+    """Tickets whose name or email contains `text`, or whose code (id) starts with it."""
+    needle = text.strip().lower()
+    if not needle:
+        return []
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    tickets = session.scalars(
+        select(RosterTicket)
+        .where(
+            RosterTicket.event_id == event.id,
+            or_(
+                func.lower(RosterTicket.attendee_name).like(pattern, escape="\\"),
+                func.lower(RosterTicket.attendee_email).like(pattern, escape="\\"),
+                RosterTicket.id.like(pattern[1:], escape="\\"),
+            ),
+        )
+        .order_by(RosterTicket.attendee_name)
+        .limit(SEARCH_RESULTS)
+    )
+    return [ticket_record(session, ticket, event) for ticket in tickets]
+
+
+def offline_bundle(session: Session, event: EventInfo) -> dict:
+    """Everything a door device needs to judge scans of the event without the network:
+    the public keys, the valid tickets with their names and admissions so far, the ids of
+    revoked tickets, and the lists with their rules."""
+    tickets = session.scalars(select(RosterTicket).where(RosterTicket.event_id == event.id)).all()
+    admitted: dict[str, list[dict]] = {}
+    for admission, gate in session.execute(
+        select(Admission, CheckinList.name)
+        .join(CheckinList, CheckinList.id == Admission.list_id)
+        .where(CheckinList.event_id == event.id)
+        .order_by(Admission.admitted_at)
+    ):
+        admitted.setdefault(admission.ticket_id, []).append(
+            {**_admission_view(admission, gate), "entry_key": admission.entry_key}
+        )
+    return {
+        "keys": session.scalars(select(PublicKey).where(PublicKey.event_id == event.id)).all(),
+        "tickets": [
+            {
+                **ticket_view(ticket, event),
+                "valid_from": ticket.valid_from,
+                "valid_until": ticket.valid_until,
+                "admissions": admitted.get(ticket.id, []),
+            }
+            for ticket in tickets
+            if ticket.revoked_at is None
+        ],
+        "revoked": [ticket.id for ticket in tickets if ticket.revoked_at is not None],
+        "lists": [list_view(item, event) for item in event_lists(session, event.id)],
+    }
+
+
+def list_view(checkin_list: CheckinList, event: EventInfo) -> dict:
+    return {
+        "id": checkin_list.id,
+        "event_id": checkin_list.event_id,
+        "name": checkin_list.name,
+        "ticket_type_ids": checkin_list.ticket_type_ids,
+        "is_default": checkin_list.is_default,
+        "session_id": checkin_list.session_id,
+        "opens_at": checkin_list.opens_at,
+        "closes_at": checkin_list.closes_at,
+        "reentry": checkin_list.reentry,
+        "timezone": event.timezone,
+    }

@@ -1,0 +1,74 @@
+"""What the registration service tells the bus: the data of each event type it publishes."""
+
+import hashlib
+
+from sqlalchemy import select
+
+from services.registration.models import CONFIRMED, WAITLISTED, Event, Registration, TicketType
+from shared.db import UnitOfWork
+
+
+def manage_token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ids(registration: Registration) -> dict:
+    return {
+        "registration_id": registration.id,
+        "event_id": registration.event_id,
+        "ticket_type_id": registration.ticket_type_id,
+    }
+
+
+def announce_status(uow: UnitOfWork, registration: Registration) -> None:
+    """Tell the bus a registration is now confirmed or waitlisted."""
+    if registration.status == CONFIRMED:
+        uow.publish(
+            "registration.confirmed",
+            {
+                **ids(registration),
+                "attendee": {
+                    "name": registration.attendee_name,
+                    "email": registration.attendee_email,
+                    "locale": registration.language,
+                },
+                "manage_token_sha256": manage_token_digest(registration.manage_token),
+            },
+        )
+    elif registration.status == WAITLISTED:
+        uow.publish("registration.waitlisted", ids(registration))
+
+
+def announce_promoted(uow: UnitOfWork, registration: Registration) -> None:
+    uow.publish("registration.promoted", ids(registration))
+
+
+def announce_cancelled(
+    uow: UnitOfWork, registration: Registration, previous_status: str, reason: str
+) -> None:
+    uow.publish(
+        "registration.cancelled",
+        {**ids(registration), "previous_status": previous_status, "reason": reason},
+    )
+
+
+def announce_event(uow: UnitOfWork, event_type: str, event: Event) -> None:
+    """event.published or event.updated, with the event's ticket types."""
+    ticket_types = uow.session.scalars(
+        select(TicketType).where(TicketType.event_id == event.id).order_by(TicketType.name)
+    )
+    uow.publish(
+        event_type,
+        {
+            "event_id": event.id,
+            "organisation_id": event.organisation_id,
+            "title": event.title,
+            "starts_at": event.starts_at,
+            "ends_at": event.ends_at,
+            "timezone": event.timezone,
+            "venue": event.venue,
+            "early_entry_minutes": event.early_entry_minutes,
+            "status": event.status,
+            "ticket_types": [{"id": t.id, "name": t.name} for t in ticket_types],
+        },
+    )

@@ -1,0 +1,341 @@
+"""What organisers set up: events, their ticket types, sessions and questions. No Flask, no
+broker.
+
+An event is a draft until published; once published its changes are announced as
+event.updated (with its status: published, unpublished or cancelled), so ticketing and check-in
+keep their copies in step. Another organisation's event answers exactly like a missing one.
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.registration.announcements import announce_event
+from services.registration.answers import WITH_OPTIONS, questions_of
+from services.registration.models import (
+    CANCELLED,
+    CANCELLED_EVENT,
+    DRAFT,
+    LIVE,
+    PUBLISHED,
+    UNPUBLISHED,
+    Event,
+    EventSession,
+    Question,
+    Registration,
+    TicketType,
+)
+from services.registration.places import fill_from_waitlist, fill_session_from_waitlist, leave
+from services.registration.wording import N_
+from shared.auth import Principal
+from shared.db import UnitOfWork
+from shared.errors import Conflict, InvalidRequest, NotFound
+
+EVENT_IS_CANCELLED = N_("The event is cancelled.")
+
+
+def create_event(uow: UnitOfWork, organiser: Principal, fields: dict) -> Event:
+    _check_period(fields["starts_at"], fields["ends_at"])
+    with uow:
+        event = Event(organisation_id=organiser.organisation_id, status=DRAFT, **fields)
+        uow.session.add(event)
+        uow.commit()
+        return event
+
+
+def update_event(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict) -> Event:
+    """Change what the organiser sent; an event the public has seen announces the change."""
+    with uow:
+        event = _changeable_event(uow.session, organiser, event_id)
+        _check_period(
+            fields.get("starts_at", event.starts_at), fields.get("ends_at", event.ends_at)
+        )
+        for name, value in fields.items():
+            setattr(event, name, value)
+        if event.status != DRAFT:
+            announce_event(uow, "event.updated", event)
+        uow.commit()
+        return event
+
+
+def publish_event(uow: UnitOfWork, organiser: Principal, event_id: str) -> Event:
+    with uow:
+        event = _changeable_event(uow.session, organiser, event_id)
+        if event.status == PUBLISHED:
+            return event
+        if not ticket_types_of(uow.session, event.id):
+            raise Conflict(N_("Add at least one ticket type before publishing."))
+        event.status = PUBLISHED
+        announce_event(uow, "event.published", event)
+        uow.commit()
+        return event
+
+
+def unpublish_event(uow: UnitOfWork, organiser: Principal, event_id: str) -> Event:
+    """Hide a published event and close it to new registrations; those made stay."""
+    with uow:
+        event = _changeable_event(uow.session, organiser, event_id)
+        if event.status != PUBLISHED:
+            raise Conflict(N_("Only a published event can be unpublished."))
+        event.status = UNPUBLISHED
+        announce_event(uow, "event.updated", event)
+        uow.commit()
+        return event
+
+
+def cancel_event(
+    uow: UnitOfWork, organiser: Principal, event_id: str, now: datetime | None = None
+) -> Event:
+    """Cancel the event and every live registration of it (their tickets are revoked)."""
+    now = now or datetime.now(UTC)
+    with uow:
+        event = organiser_event(uow.session, organiser, event_id)
+        if event.status == CANCELLED_EVENT:
+            return event
+        was_announced = event.status != DRAFT
+        event.status = CANCELLED_EVENT
+        live = uow.session.scalars(
+            select(Registration)
+            .where(Registration.event_id == event.id, Registration.status.in_(LIVE))
+            .order_by(Registration.created_at)
+            .with_for_update()
+        )
+        for registration in live:
+            leave(uow, registration, CANCELLED, "event_cancelled", now)
+        if was_announced:
+            announce_event(uow, "event.updated", event)
+        uow.commit()
+        return event
+
+
+def add_ticket_type(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict):
+    with uow:
+        event = _changeable_event(uow.session, organiser, event_id)
+        ticket_type = TicketType(event_id=event.id, **fields)
+        _check_sales_window(ticket_type)
+        uow.session.add(ticket_type)
+        uow.session.flush()
+        if event.status != DRAFT:
+            announce_event(uow, "event.updated", event)
+        uow.commit()
+        return ticket_type
+
+
+def update_ticket_type(
+    uow: UnitOfWork,
+    organiser: Principal,
+    ticket_type_id: str,
+    fields: dict,
+    now: datetime | None = None,
+) -> TicketType:
+    """Change a ticket type; a larger quota goes to the waitlist first."""
+    with uow:
+        ticket_type, event = _changed(
+            uow.session, organiser, TicketType, ticket_type_id, fields, N_("No such ticket type.")
+        )
+        _check_sales_window(ticket_type)
+        uow.session.flush()
+        fill_from_waitlist(uow, event, ticket_type.id, now or datetime.now(UTC))
+        if event.status != DRAFT:
+            announce_event(uow, "event.updated", event)
+        uow.commit()
+        uow.session.refresh(ticket_type)
+        return ticket_type
+
+
+def add_session(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict):
+    with uow:
+        event = _changeable_event(uow.session, organiser, event_id)
+        event_session = EventSession(event_id=event.id, **fields)
+        _check_session_period(event, event_session)
+        uow.session.add(event_session)
+        uow.commit()
+        return event_session
+
+
+def update_session(
+    uow: UnitOfWork, organiser: Principal, session_id: str, fields: dict
+) -> EventSession:
+    """Change a session; a larger capacity goes to its waitlist first."""
+    with uow:
+        event_session, event = _changed(
+            uow.session, organiser, EventSession, session_id, fields, N_("No such session.")
+        )
+        _check_session_period(event, event_session)
+        uow.session.flush()
+        fill_session_from_waitlist(uow.session, event_session.id)
+        uow.commit()
+        uow.session.refresh(event_session)
+        return event_session
+
+
+def add_question(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict):
+    with uow:
+        event = _changeable_event(uow.session, organiser, event_id)
+        position = fields.pop("position", None)
+        if position is None:
+            position = len(questions_of(uow.session, event.id))
+        question = Question(
+            event_id=event.id,
+            position=position,
+            **{"options": [], "required": False, "translations": {}, **fields},
+        )
+        _check_question(question)
+        uow.session.add(question)
+        uow.commit()
+        return question
+
+
+def update_question(uow: UnitOfWork, organiser: Principal, question_id: str, fields: dict):
+    with uow:
+        question = _organiser_question(uow.session, organiser, question_id)
+        for name, value in fields.items():
+            setattr(question, name, value)
+        _check_question(question)
+        uow.commit()
+        return question
+
+
+def remove_question(
+    uow: UnitOfWork, organiser: Principal, question_id: str, now: datetime | None = None
+) -> None:
+    """Stop asking a question; answers already given are kept with their registrations."""
+    with uow:
+        question = _organiser_question(uow.session, organiser, question_id)
+        question.removed_at = now or datetime.now(UTC)
+        uow.commit()
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def organiser_event(session: Session, organiser: Principal, event_id: str) -> Event:
+    event = session.get(Event, event_id)
+    # Another organisation's event answers exactly like a missing one.
+    if event is None or event.organisation_id != organiser.organisation_id:
+        raise NotFound(N_("No such event."))
+    return event
+
+
+def organiser_events(session: Session, organiser: Principal) -> list[Event]:
+    return list(
+        session.scalars(
+            select(Event)
+            .where(Event.organisation_id == organiser.organisation_id)
+            .order_by(Event.starts_at.desc())
+        )
+    )
+
+
+def published_event(session: Session, event_id: str) -> Event:
+    event = session.get(Event, event_id)
+    if event is None or event.status != PUBLISHED:
+        raise NotFound(N_("No such published event."))
+    return event
+
+
+def published_events(session: Session, category: str | None = None) -> list[Event]:
+    query = select(Event).where(Event.status == PUBLISHED).order_by(Event.starts_at)
+    events = session.scalars(query)
+    return [event for event in events if category is None or category in event.categories]
+
+
+def ticket_types_of(session: Session, event_id: str) -> list[TicketType]:
+    return list(
+        session.scalars(
+            select(TicketType).where(TicketType.event_id == event_id).order_by(TicketType.name)
+        )
+    )
+
+
+def sessions_of(session: Session, event_id: str) -> list[EventSession]:
+    return list(
+        session.scalars(
+            select(EventSession)
+            .where(EventSession.event_id == event_id)
+            .order_by(EventSession.starts_at, EventSession.title)
+        )
+    )
+
+
+def sales_window(ticket_type: TicketType, event: Event) -> tuple[datetime, datetime]:
+    """When the ticket type sells: its own window, never beyond the end of the event."""
+    opens = ticket_type.sales_opens_at or datetime.min.replace(tzinfo=UTC)
+    closes = min(ticket_type.sales_closes_at or event.ends_at, event.ends_at)
+    return opens, closes
+
+
+# --- checks -------------------------------------------------------------------------------
+
+
+def _changeable_event(session: Session, organiser: Principal, event_id: str) -> Event:
+    event = organiser_event(session, organiser, event_id)
+    if event.status == CANCELLED_EVENT:
+        raise Conflict(EVENT_IS_CANCELLED)
+    return event
+
+
+def _changed(session: Session, organiser: Principal, model, row_id: str, fields: dict, missing):
+    """A ticket type or session of one of the organiser's events, locked, with `fields`
+    applied; and its event."""
+    row = session.get(model, row_id, with_for_update=True)
+    if row is None:
+        raise NotFound(missing)
+    event = _changeable_event(session, organiser, row.event_id)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    return row, event
+
+
+def _organiser_question(session: Session, organiser: Principal, question_id: str) -> Question:
+    question = session.get(Question, question_id)
+    if question is None or question.removed_at is not None:
+        raise NotFound(N_("No such question."))
+    _changeable_event(session, organiser, question.event_id)
+    return question
+
+
+def _check_period(starts_at: datetime, ends_at: datetime) -> None:
+    if ends_at <= starts_at:
+        raise InvalidRequest(
+            N_("The event must end after it starts."),
+            errors={"json": {"ends_at": [N_("Must be later than the start.")]}},
+        )
+
+
+def _check_session_period(event: Event, event_session: EventSession) -> None:
+    if event_session.ends_at <= event_session.starts_at:
+        raise InvalidRequest(
+            N_("The session must end after it starts."),
+            errors={"json": {"ends_at": [N_("Must be later than the start.")]}},
+        )
+    if event_session.starts_at < event.starts_at or event_session.ends_at > event.ends_at:
+        raise InvalidRequest(
+            N_("A session takes place during its event."),
+            errors={"json": {"starts_at": [N_("Must be within the event's start and end.")]}},
+        )
+
+
+def _check_sales_window(ticket_type: TicketType) -> None:
+    opens, closes = ticket_type.sales_opens_at, ticket_type.sales_closes_at
+    if opens is not None and closes is not None and closes <= opens:
+        raise InvalidRequest(
+            N_("Sales must close after they open."),
+            errors={"json": {"sales_closes_at": [N_("Must be later than the start.")]}},
+        )
+
+
+def _check_question(question: Question) -> None:
+    errors = {}
+    if question.kind in WITH_OPTIONS and not question.options:
+        errors["options"] = [N_("A choice needs options.")]
+    if question.kind not in WITH_OPTIONS and question.options:
+        errors["options"] = [N_("Only choices have options.")]
+    if len(set(question.options)) != len(question.options):
+        errors["options"] = [N_("Each option must be different.")]
+    for locale, texts in (question.translations or {}).items():
+        if "options" in texts and len(texts["options"]) != len(question.options):
+            errors["translations"] = {locale: {"options": [N_("One for each option, in order.")]}}
+    if errors:
+        raise InvalidRequest(N_("The question is not complete."), errors={"json": errors})

@@ -1,0 +1,539 @@
+"""The public and organiser pages: server-rendered, working without JavaScript, in the reader's
+language. Routes only: forms are read into the API's own schemas and handed to the same
+service functions the API calls; domain errors come back as messages beside their fields."""
+
+import hashlib
+import hmac
+import uuid
+from datetime import datetime
+from functools import wraps
+from ipaddress import ip_address
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import format_datetime
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext
+from marshmallow import ValidationError
+
+from services.registration import csv_export, event_admin, personal_data, schemas, service
+from services.registration.answers import CONSENT, MULTIPLE_CHOICE, YES_NO
+from services.registration.api import register_attendee, with_details
+from services.registration.models import CATEGORIES, STATUSES, Event
+from services.registration.wording import localised
+from shared.auth import ORGANISER, authenticate
+from shared.errors import Conflict, DomainError, InvalidRequest, NotFound
+from shared.http import current_runtime, problem
+from shared.i18n import LANGUAGE_NAMES
+
+blueprint = Blueprint("pages", __name__, template_folder="templates")
+
+ORGANISER_COOKIE = "loopgate_organiser"
+
+
+# --- what every template may use ------------------------------------------------------------
+
+
+@blueprint.app_template_filter("local_time")
+def local_time(moment, timezone: str) -> str:
+    return format_datetime(moment, "medium", tzinfo=ZoneInfo(timezone), locale=str(get_locale()))
+
+
+@blueprint.app_context_processor
+def page_helpers():
+    locale = str(get_locale())
+    return {
+        "locale": locale,
+        "html_lang": locale.replace("_", "-"),
+        "languages": LANGUAGE_NAMES,
+        "text": lambda owner, key="title": localised(
+            getattr(owner, key), owner.translations, locale, key
+        ),
+        "option_labels": lambda question: dict(
+            zip(
+                question.options,
+                (question.translations or {}).get(locale, {}).get("options") or question.options,
+                strict=False,
+            )
+        ),
+        "status_name": status_name,
+        "category_name": category_name,
+        "language_url": language_url,
+    }
+
+
+def language_url(code: str) -> str:
+    """This page in another language (a page answering a form names its own address)."""
+    endpoint = g.get("page", request.endpoint)
+    if endpoint is None:  # a page for an unknown address
+        return f"?lang={code}"
+    arguments = {name: value for name, value in request.args.items() if name != "lang"}
+    arguments.update(g.get("page_arguments", {}))
+    return url_for(endpoint, **request.view_args, **arguments, lang=code)
+
+
+def status_name(status: str) -> str:
+    return {
+        "pending_approval": gettext("Waiting for approval"),
+        "confirmed": gettext("Confirmed"),
+        "waitlisted": gettext("On the waiting list"),
+        "offered": gettext("A place is offered to you"),
+        "cancelled": gettext("Cancelled"),
+        "rejected": gettext("Not approved"),
+        "offer_expired": gettext("Offer expired"),
+        "requested": gettext("Requested"),
+        "draft": gettext("Draft"),
+        "published": gettext("Published"),
+        "unpublished": gettext("Unpublished"),
+    }[status]
+
+
+def category_name(category: str) -> str:
+    return {
+        "exhibition": gettext("Exhibition"),
+        "talk": gettext("Talk"),
+        "workshop": gettext("Workshop"),
+        "performance": gettext("Performance"),
+        "demo_day": gettext("Demo day"),
+    }[category]
+
+
+def _session():
+    return current_runtime().session_factory()
+
+
+def _uow():
+    return current_runtime().unit_of_work()
+
+
+# --- attendees ------------------------------------------------------------------------------
+
+
+@blueprint.get("/")
+def home():
+    category = request.args.get("category")
+    with _session() as session:
+        events = event_admin.published_events(session, category if category in CATEGORIES else None)
+        events = [with_details(session, event) for event in events]
+    return render_template("events.html", events=events, categories=CATEGORIES, chosen=category)
+
+
+@blueprint.get("/events/<uuid:event_id>")
+def event_page(event_id):
+    with _session() as session:
+        event = with_details(session, event_admin.published_event(session, str(event_id)))
+    return render_template("event.html", event=event, form={}, errors={}, key=uuid.uuid4().hex)
+
+
+@blueprint.post("/events/<uuid:event_id>")
+def register(event_id):
+    form = _registration_form(request.form)
+    errors = {}
+    try:
+        fields = schemas.RegistrationCreate().load(form)
+        result = register_attendee(event_id, fields, request.form.get("key") or None)
+    except ValidationError as error:
+        # Show the answers' mistakes too, so nobody has to send the form twice to find them.
+        with _session() as session:
+            problems = service.answer_problems(session, str(event_id), form["answers"])
+        errors = _schema_errors(error) | {
+            f"answer-{question_id}": gettext(messages[0])
+            for question_id, messages in problems.items()
+        }
+    except (InvalidRequest, Conflict) as error:
+        errors = _domain_errors(error)
+    if errors:
+        with _session() as session:
+            event = with_details(session, event_admin.published_event(session, str(event_id)))
+        page = render_template(
+            "event.html", event=event, form=form, errors=errors, key=request.form.get("key")
+        )
+        return page, 422
+    registration = result.registration
+    return redirect(
+        url_for(
+            "pages.manage",
+            registration_id=registration.id,
+            token=registration.manage_token,
+            new=1,
+        ),
+        303,
+    )
+
+
+@blueprint.get("/registrations/<uuid:registration_id>")
+def manage(registration_id):
+    return _manage_page(str(registration_id), request.args.get("token"), errors={})
+
+
+@blueprint.post("/registrations/<uuid:registration_id>/answers")
+def change_answers(registration_id):
+    token = request.form.get("token")
+    form = _registration_form(request.form)
+    try:
+        fields = schemas.AnswersChange().load(
+            {"answers": form.get("answers", {}), "language": form["language"]}
+        )
+        service.change_answers(
+            _uow(), str(registration_id), token, fields["answers"], fields["language"]
+        )
+    except ValidationError as error:
+        return _manage_page(str(registration_id), token, _schema_errors(error), 422)
+    except (InvalidRequest, Conflict) as error:
+        return _manage_page(str(registration_id), token, _domain_errors(error), 422)
+    return _back_to_manage(registration_id, token, "saved")
+
+
+@blueprint.post("/registrations/<uuid:registration_id>/cancel")
+def cancel(registration_id):
+    token = request.form.get("token")
+    service.cancel(_uow(), str(registration_id), token)
+    return _back_to_manage(registration_id, token, "cancelled")
+
+
+@blueprint.post("/registrations/<uuid:registration_id>/claim")
+def claim(registration_id):
+    token = request.form.get("token")
+    try:
+        service.claim(_uow(), str(registration_id), token)
+    except Conflict as error:
+        return _manage_page(str(registration_id), token, _domain_errors(error), 409)
+    return _back_to_manage(registration_id, token, "claimed")
+
+
+def _manage_page(registration_id: str, token: str | None, errors: dict, status: int = 200):
+    g.page = "pages.manage"
+    if token and "token" not in request.args:
+        g.page_arguments = {"token": token}
+    with _session() as session:
+        try:
+            registration = service.attendee_registration(session, registration_id, token)
+        except NotFound:
+            return render_template("error.html", message=gettext("This link opens nothing.")), 404
+        event = with_details(session, session.get(Event, registration.event_id))
+        places = service.session_places(session, [registration.id])[registration.id]
+    page = render_template(
+        "manage.html",
+        registration=registration,
+        event=event,
+        places={place.session_id: place for place in places},
+        token=token,
+        errors=errors,
+        form={"answers": registration.answers},
+        done=request.args.get("done"),
+        new=request.args.get("new"),
+    )
+    return page, status
+
+
+def _back_to_manage(registration_id, token: str | None, done: str):
+    target = url_for("pages.manage", registration_id=registration_id, token=token, done=done)
+    return redirect(target, 303)
+
+
+def _registration_form(form) -> dict:
+    """A submitted form in the shape of the API's RegistrationCreate."""
+    answers = {}
+    for name in form:
+        if not name.startswith("answer-"):
+            continue
+        question_id, kind = name.removeprefix("answer-"), form.get(f"kind-{name[7:]}")
+        values = form.getlist(name)
+        if kind == MULTIPLE_CHOICE:
+            answers[question_id] = values
+        elif kind in (YES_NO, CONSENT):
+            answers[question_id] = values[0] == "yes"
+        else:
+            answers[question_id] = values[0]
+    payload = {
+        "attendee": {"name": form.get("name", ""), "email": form.get("email", "")},
+        "answers": answers,
+        "session_ids": form.getlist("session_ids"),
+        "language": str(get_locale()),
+    }
+    if form.get("ticket_type_id"):
+        payload["ticket_type_id"] = form["ticket_type_id"]
+    return payload
+
+
+def _schema_errors(error: ValidationError) -> dict[str, str]:
+    """The schema's findings, by form field, as sentences in the reader's language."""
+    friendly = {
+        "ticket_type_id": gettext("Choose a ticket type."),
+        "session_ids": gettext("Choose sessions of this event."),
+        "name": gettext("Enter your name (at most 200 characters)."),
+        "email": gettext("Enter an email address like name@example.com."),
+    }
+    return {
+        field: friendly.get(field, gettext("Check this field."))
+        for field, _ in _by_form_field(error.messages)
+    }
+
+
+def _domain_errors(error: DomainError) -> dict[str, str]:
+    """The rules' findings by form field (or for the whole form), in the reader's language."""
+    found = {
+        field: gettext(message)
+        for field, message in _by_form_field(error.extra.get("errors", {}).get("json", {}))
+    }
+    return found or {"form": gettext(error.detail)}
+
+
+def _by_form_field(messages: dict, path: tuple = ()):
+    """(form field, first message) for each error of an API-shaped error tree."""
+    for key, value in messages.items():
+        if isinstance(value, dict):
+            yield from _by_form_field(value, (*path, key))
+        else:
+            field = f"answer-{key}" if path == ("answers",) else key
+            yield field, value[0] if isinstance(value, list) else value
+
+
+# --- organisers -----------------------------------------------------------------------------
+
+
+def organiser_page(view):
+    """Only for an organiser logged in with their token; POSTs need the page's CSRF token."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        token = request.cookies.get(ORGANISER_COOKIE, "")
+        principal = _organiser(token)
+        if principal is None:
+            return redirect(url_for("pages.login", next=request.path), 303)
+        g.principal, g.csrf = principal, csrf_token(token)
+        if request.method == "POST" and not hmac.compare_digest(
+            request.form.get("csrf", ""), g.csrf
+        ):
+            abort(400)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _organiser(token: str):
+    if not token:
+        return None
+    with _session() as session:
+        principal = authenticate(session, current_runtime().tables.tokens, token)
+    return principal if principal is not None and principal.role == ORGANISER else None
+
+
+def csrf_token(organiser_token: str) -> str:
+    """Derived from the session's secret token: a page of ours can show it, another site
+    cannot know it."""
+    return hashlib.sha256(f"loopgate-csrf:{organiser_token}".encode()).hexdigest()
+
+
+@blueprint.route("/organiser/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        token = request.form.get("token", "").strip()
+        with _session() as session:
+            principal = (
+                authenticate(session, current_runtime().tables.tokens, token) if token else None
+            )
+        if principal is not None and principal.role == ORGANISER:
+            target = request.args.get("next", "")
+            response = redirect(
+                target if target.startswith("/organiser/") else url_for("pages.organiser_home"), 303
+            )
+            response.set_cookie(
+                ORGANISER_COOKIE,
+                token,
+                httponly=True,
+                samesite="Strict",
+                secure=_secure_cookies(),
+                path="/organiser",
+            )
+            return response
+        error = gettext("That is not an organiser token.")
+    status = 401 if error else 200
+    return render_template("organiser_login.html", error=error), status
+
+
+def _secure_cookies() -> bool:
+    # Browsers keep Secure cookies over plain HTTP on this computer only; elsewhere the
+    # service is meant to be behind TLS (the proxy's X-Forwarded-Proto makes it https here).
+    if request.is_secure:
+        return True
+    host = request.host.rsplit(":", 1)[0].strip("[]")
+    try:
+        return host == "localhost" or ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@blueprint.post("/organiser/logout")
+@organiser_page
+def logout():
+    response = redirect(url_for("pages.login"), 303)
+    response.delete_cookie(ORGANISER_COOKIE, path="/organiser")
+    return response
+
+
+@blueprint.get("/organiser/")
+@organiser_page
+def organiser_home():
+    return _organiser_home({}, {})
+
+
+def _organiser_home(form, errors: dict):
+    with _session() as session:
+        events = event_admin.organiser_events(session, g.principal)
+        events = [with_details(session, event) for event in events]
+    page = render_template(
+        "organiser_events.html",
+        events=events,
+        form=form,
+        errors=errors,
+        categories=CATEGORIES,
+        chosen_categories=form.getlist("categories") if form else [],
+    )
+    return page, 422 if errors else 200
+
+
+@blueprint.post("/organiser/events")
+@organiser_page
+def organiser_new_event():
+    """A draft event with its first ticket type, from the form on the organiser's home."""
+    form = request.form
+    try:
+        event_fields = schemas.EventCreate().load(_event_form(form))
+        ticket_fields = schemas.TicketTypeCreate().load(
+            {"name": form.get("ticket_name", ""), "quota": _whole_number(form.get("quota"))}
+        )
+        event = event_admin.create_event(_uow(), g.principal, event_fields)
+    except ValidationError as error:
+        return _organiser_home(
+            form,
+            {field: gettext("Check this field.") for field, _ in _by_form_field(error.messages)},
+        )
+    except InvalidRequest as error:
+        return _organiser_home(form, _domain_errors(error))
+    event_admin.add_ticket_type(_uow(), g.principal, event.id, ticket_fields)
+    return redirect(url_for("pages.organiser_event", event_id=event.id), 303)
+
+
+def _event_form(form) -> dict:
+    """The new-event form in the shape of the API's EventCreate; local times are read in the
+    event's time zone."""
+    timezone = form.get("timezone") or "Asia/Hong_Kong"
+    translations = {
+        locale: {"title": form[f"title-{locale}"].strip()}
+        for locale in LANGUAGE_NAMES
+        if form.get(f"title-{locale}", "").strip()
+    }
+    return {
+        "title": form.get("title", ""),
+        "starts_at": _local_time(form.get("starts_at"), timezone),
+        "ends_at": _local_time(form.get("ends_at"), timezone),
+        "timezone": timezone,
+        "venue": form.get("venue", ""),
+        "categories": form.getlist("categories"),
+        "translations": translations,
+    }
+
+
+def _local_time(text: str | None, timezone: str) -> str:
+    try:
+        moment = datetime.fromisoformat(text or "")
+        return moment.replace(tzinfo=ZoneInfo(timezone)).isoformat()
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        return text or ""
+
+
+def _whole_number(text: str | None):
+    return int(text) if (text or "").strip().isdigit() else text
+
+
+@blueprint.get("/organiser/events/<uuid:event_id>")
+@organiser_page
+def organiser_event(event_id):
+    where = service.RegistrationFilter(
+        status=request.args.get("status") if request.args.get("status") in STATUSES else None,
+        ticket_type_id=_uuid_or_none(request.args.get("ticket_type_id")),
+        search=request.args.get("q", "").strip()[:200] or None,
+    )
+    with _session() as session:
+        report = service.registrations_report(session, g.principal, str(event_id), where)
+        with_details(session, report.event)
+    return render_template(
+        "organiser_event.html",
+        report=report,
+        where=where,
+        statuses=STATUSES,
+        done=request.args.get("done"),
+    )
+
+
+@blueprint.get("/organiser/events/<uuid:event_id>/registrations.csv")
+@organiser_page
+def organiser_csv(event_id):
+    with _session() as session:
+        report = service.registrations_report(session, g.principal, str(event_id))
+    return Response(
+        csv_export.registrations_csv(report),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="registrations-{event_id}.csv"'},
+    )
+
+
+EVENT_ACTIONS = {
+    "publish": event_admin.publish_event,
+    "unpublish": event_admin.unpublish_event,
+    "cancel": event_admin.cancel_event,
+}
+REGISTRATION_ACTIONS = {
+    "approve": service.approve,
+    "reject": service.reject,
+    "erase": personal_data.erase_attendee,
+}
+
+
+@blueprint.post("/organiser/events/<uuid:event_id>/<any(publish, unpublish, cancel):action>")
+@organiser_page
+def organiser_event_action(event_id, action):
+    try:
+        EVENT_ACTIONS[action](_uow(), g.principal, str(event_id))
+        done = action
+    except Conflict:
+        done = "refused"
+    return redirect(url_for("pages.organiser_event", event_id=event_id, done=done), 303)
+
+
+@blueprint.post(
+    "/organiser/registrations/<uuid:registration_id>/<any(approve, reject, erase):action>"
+)
+@organiser_page
+def organiser_registration_action(registration_id, action):
+    with _session() as session:
+        registration = service.organiser_registration(session, g.principal, str(registration_id))
+    try:
+        REGISTRATION_ACTIONS[action](_uow(), g.principal, registration.id)
+        done = action
+    except Conflict:
+        done = "refused"
+    target = url_for("pages.organiser_event", event_id=registration.event_id, done=done)
+    return redirect(target, 303)
+
+
+def _uuid_or_none(text: str | None) -> str | None:
+    try:
+        return str(uuid.UUID(text)) if text else None
+    except ValueError:
+        return None
+
+
+@blueprint.errorhandler(DomainError)
+def domain_error_on_a_page(error: DomainError):
+    return render_template("error.html", message=gettext(error.detail)), error.status
+
+
+@blueprint.app_errorhandler(404)
+def not_found(error):
+    """A page for a browser outside the APIs; problem+json for everyone else, as before."""
+    wants_page = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    if request.path.startswith("/api/") or wants_page != "text/html":
+        return problem(404, error.description)
+    return render_template("error.html", message=gettext("There is no such page.")), 404

@@ -1,0 +1,57 @@
+"""Personal data (Hong Kong PDPO, mainland PIPL): erased on request or after the event's
+retention period. An erased registration keeps its status, ticket type, sessions and
+check-in time, so counts stay right; its name, email and answers are gone. Consent records
+keep the wording that was agreed to and when, which names nobody once the registration is
+erased."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from services.registration.models import Event, Registration
+from services.registration.service import organiser_registration
+from shared.auth import Principal
+from shared.db import UnitOfWork
+
+ERASED_NAME = "[erased]"
+_ERASED = {"attendee_name": ERASED_NAME, "attendee_email": "", "answers": {}}
+
+
+def erase_attendee(
+    uow: UnitOfWork, organiser: Principal, registration_id: str, now: datetime | None = None
+) -> Registration:
+    """Erase one attendee's personal data, at their request."""
+    with uow:
+        registration = organiser_registration(uow.session, organiser, registration_id)
+        if registration.erased_at is None:
+            for name, value in _ERASED.items():
+                setattr(registration, name, value)
+            registration.idempotency_key = None
+            registration.erased_at = now or datetime.now(UTC)
+        uow.commit()
+        return registration
+
+
+def erase_after_retention(uow: UnitOfWork, now: datetime | None = None) -> list[str]:
+    """Erase the personal data of every event whose retention period has run out; the ids
+    of those events."""
+    now = now or datetime.now(UTC)
+    with uow:
+        due = [
+            event
+            for event in uow.session.scalars(
+                select(Event)
+                .where(Event.retention_days.is_not(None), Event.personal_data_erased_at.is_(None))
+                .with_for_update(skip_locked=True)
+            )
+            if event.ends_at + timedelta(days=event.retention_days) <= now
+        ]
+        for event in due:
+            uow.session.execute(
+                update(Registration)
+                .where(Registration.event_id == event.id, Registration.erased_at.is_(None))
+                .values(**_ERASED, idempotency_key=None, erased_at=now)
+            )
+            event.personal_data_erased_at = now
+        uow.commit()
+        return [event.id for event in due]

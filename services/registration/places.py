@@ -1,0 +1,171 @@
+"""Places and the waitlist: who holds a place of a ticket type or a seat in a session.
+
+A place is taken with one conditional UPDATE on a counter kept beside its limit
+(`confirmed_count < quota`): the database serialises racing registrations on that row, so no
+Python lock is needed and no place is ever sold twice, on PostgreSQL or SQLite. Freed places
+go to the waitlist in order: at once, or, when the event sets a claim deadline, as an offer
+the attendee claims in time or loses to the next one.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from services.registration.announcements import (
+    announce_cancelled,
+    announce_promoted,
+    announce_status,
+)
+from services.registration.models import (
+    CANCELLED,
+    CANCELLED_EVENT,
+    CONFIRMED,
+    HOLDING_A_PLACE,
+    OFFER_EXPIRED,
+    OFFERED,
+    REQUESTED,
+    WAITLISTED,
+    Event,
+    EventSession,
+    Registration,
+    SessionPlace,
+    TicketType,
+)
+from shared.db import UnitOfWork
+
+
+def _take(session: Session, model, row_id: str, limit) -> bool:
+    taken = session.execute(
+        update(model)
+        .where(model.id == row_id, model.confirmed_count < limit)
+        .values(confirmed_count=model.confirmed_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return taken.rowcount == 1
+
+
+def _release(session: Session, model, row_id: str) -> None:
+    session.execute(
+        update(model)
+        .where(model.id == row_id)
+        .values(confirmed_count=model.confirmed_count - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def take_place(session: Session, ticket_type_id: str) -> bool:
+    return _take(session, TicketType, ticket_type_id, TicketType.quota)
+
+
+def confirm(
+    uow: UnitOfWork, registration: Registration, places: list[SessionPlace] | None = None
+) -> None:
+    """The registration holds a place: seat it in its sessions (`places`, when the caller
+    has them at hand) and announce it."""
+    registration.status = CONFIRMED
+    registration.offer_expires_at = None
+    for place in places_of(uow.session, registration.id) if places is None else places:
+        if place.status == REQUESTED:
+            place.status = CONFIRMED if _take_seat(uow.session, place.session_id) else WAITLISTED
+    announce_status(uow, registration)
+
+
+def fill_from_waitlist(uow: UnitOfWork, event: Event, ticket_type_id: str, now: datetime):
+    """Give free places of the ticket type to the waitlist, first come first served."""
+    while event.status != CANCELLED_EVENT:
+        waiting = _first_in_line(
+            uow.session,
+            Registration,
+            Registration.ticket_type_id == ticket_type_id,
+            Registration.created_at,
+        )
+        if waiting is None or not take_place(uow.session, ticket_type_id):
+            return
+        announce_promoted(uow, waiting)
+        if event.waitlist_claim_minutes:
+            waiting.status = OFFERED
+            waiting.offer_expires_at = now + timedelta(minutes=event.waitlist_claim_minutes)
+        else:
+            confirm(uow, waiting)
+        uow.session.flush()
+
+
+def expire_offers(uow: UnitOfWork, now: datetime | None = None) -> int:
+    """Offers not claimed in time lapse; each place goes to the next on the waitlist."""
+    now = now or datetime.now(UTC)
+    with uow:
+        lapsed = list(
+            uow.session.scalars(
+                select(Registration)
+                .where(Registration.status == OFFERED, Registration.offer_expires_at <= now)
+                .order_by(Registration.offer_expires_at)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for registration in lapsed:
+            leave(uow, registration, OFFER_EXPIRED, "offer_expired", now)
+        uow.commit()
+        return len(lapsed)
+
+
+def leave(uow: UnitOfWork, registration: Registration, status: str, reason: str, now: datetime):
+    """End a live registration with `status`, announce it, and pass what it held on to the
+    waitlists."""
+    previous_status = registration.status
+    announce_cancelled(uow, registration, previous_status, reason)
+    registration.status = status
+    registration.offer_expires_at = None
+    if previous_status in HOLDING_A_PLACE:
+        _release(uow.session, TicketType, registration.ticket_type_id)
+        event = uow.session.get(Event, registration.event_id)
+        fill_from_waitlist(uow, event, registration.ticket_type_id, now)
+    _leave_sessions(uow.session, registration)
+
+
+def fill_session_from_waitlist(session: Session, session_id: str) -> None:
+    while True:
+        waiting = _first_in_line(
+            session, SessionPlace, SessionPlace.session_id == session_id, SessionPlace.requested_at
+        )
+        if waiting is None or not _take_seat(session, session_id):
+            return
+        waiting.status = CONFIRMED
+        session.flush()
+
+
+def _first_in_line(session: Session, model, of_what, joined_at):
+    """The waitlisted Registration or SessionPlace `of_what` (a ticket type or a session)
+    that joined first, locked; one another transaction is promoting is passed over."""
+    return session.scalars(
+        select(model)
+        .where(of_what, model.status == WAITLISTED)
+        .order_by(joined_at, model.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+
+
+def _take_seat(session: Session, session_id: str) -> bool:
+    return _take(session, EventSession, session_id, EventSession.capacity)
+
+
+def places_of(session: Session, registration_id: str) -> list[SessionPlace]:
+    # In session order, so concurrent registrations lock session rows in the same order.
+    return list(
+        session.scalars(
+            select(SessionPlace)
+            .where(SessionPlace.registration_id == registration_id)
+            .order_by(SessionPlace.session_id)
+        )
+    )
+
+
+def _leave_sessions(session: Session, registration: Registration) -> None:
+    for place in places_of(session, registration.id):
+        held = place.status == CONFIRMED
+        place.status = CANCELLED
+        if held:
+            _release(session, EventSession, place.session_id)
+            session.flush()
+            fill_session_from_waitlist(session, place.session_id)

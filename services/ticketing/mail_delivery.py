@@ -1,0 +1,99 @@
+"""Where finished mail goes: an SMTP server (LOOPGATE_SMTP_URL), or else the mailbox folder
+in the data dir, one .eml file a mail, which any mail client opens."""
+
+import os
+import smtplib
+import ssl
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+from shared.settings import Settings, SmtpServer
+
+# Each network operation of a send (connect, each SMTP command) gives up after this long.
+SMTP_TIMEOUT_SECONDS = 10
+
+
+class SmtpSender:
+    def __init__(self, server: SmtpServer):
+        self._server = server
+
+    def send(self, message: EmailMessage) -> None:
+        server = self._server
+        with smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+            if server.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if server.username:
+                smtp.login(server.username, server.password or "")
+            smtp.send_message(message)
+
+
+def refused_for_good(error: Exception) -> bool:
+    """The server refused this very message with a permanent (5xx) reply: its recipient or
+    its content. Anything else (no connection, a timeout, a 4xx, a login refused) may pass,
+    so the mail is tried again."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPDataError) and error.smtp_code >= 500
+
+
+@dataclass(frozen=True)
+class MailboxEntry:
+    id: str
+    date: datetime | None
+    to: str
+    subject: str
+
+
+class MailboxFolder:
+    """Mail written as .eml files named after the message's id: writing a mail again (a
+    retried attempt) replaces its file instead of adding another."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def send(self, message: EmailMessage) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        target = self.path / f"{_message_key(message)}.eml"
+        partial = target.with_suffix(".eml.partial")
+        partial.write_bytes(message.as_bytes(policy=policy.SMTP))
+        os.replace(partial, target)  # a reader never sees half a mail
+
+    def entries(self, limit: int) -> list[MailboxEntry]:
+        """The newest `limit` mails, newest first."""
+        files = sorted(self.path.glob("*.eml"), key=lambda file: file.stat().st_mtime)
+        entries = []
+        for file in reversed(files[-limit:]):
+            headers = _headers(file)
+            entries.append(
+                MailboxEntry(
+                    id=file.stem,
+                    date=headers["Date"].datetime if headers["Date"] else None,
+                    to=str(headers["To"] or ""),
+                    subject=str(headers["Subject"] or ""),
+                )
+            )
+        return entries
+
+    def raw(self, mail_id: uuid.UUID) -> bytes | None:
+        file = self.path / f"{mail_id}.eml"
+        return file.read_bytes() if file.is_file() else None
+
+
+def mail_sender(settings: Settings) -> SmtpSender | MailboxFolder:
+    server = settings.smtp_server
+    return SmtpSender(server) if server else MailboxFolder(settings.mailbox_dir)
+
+
+def _message_key(message: EmailMessage) -> uuid.UUID:
+    """The uuid in the message's Message-ID (<uuid@domain>, see ticket_mail)."""
+    return uuid.UUID(message["Message-ID"].strip("<>").split("@")[0])
+
+
+def _headers(file: Path) -> EmailMessage:
+    with file.open("rb") as stream:
+        return BytesParser(policy=policy.default).parse(stream, headersonly=True)

@@ -1,0 +1,79 @@
+"""The mail relay: sends what the mail outbox owes, in the ticketing worker.
+
+It runs as one of the worker's periodic tasks (app.PERIODIC_TASKS). Each round makes one
+attempt at every mail that is due, claiming each just before sending it; a failed one waits
+for its retry time (see mail_outbox).
+"""
+
+import logging
+from datetime import UTC, datetime
+
+from services.ticketing import mail_outbox, service
+from services.ticketing.mail_delivery import (
+    MailboxFolder,
+    SmtpSender,
+    mail_sender,
+    refused_for_good,
+)
+from services.ticketing.models import OutgoingMail, Ticket
+from services.ticketing.ticket_mail import Letterhead, ticket_mail
+from shared.runtime import ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+
+class MailRelay:
+    def __init__(self, runtime: ServiceRuntime, sender: SmtpSender | MailboxFolder | None = None):
+        self._runtime = runtime
+        self._sender = sender or mail_sender(runtime.settings)
+        self._letterhead = Letterhead(
+            sender=runtime.settings.mail_from, public_url=runtime.settings.public_url
+        )
+
+    def send_due(self, now: datetime | None = None) -> int:
+        """One attempt at every mail due at `now` (default: as it goes); returns how many."""
+        attempted = 0
+        while mail_id := mail_outbox.claim_next(
+            self._runtime.unit_of_work(), now or datetime.now(UTC)
+        ):
+            self._attempt(mail_id, now or datetime.now(UTC))
+            attempted += 1
+        return attempted
+
+    def _attempt(self, mail_id: str, now: datetime) -> None:
+        with self._runtime.session_factory() as session:
+            mail = session.get(OutgoingMail, mail_id)
+            ticket = session.get(Ticket, mail.ticket_id)
+            event = service.ticket_event(session, ticket)
+            replaces_earlier = service.replaces_earlier_ticket(session, ticket)
+        if ticket.status != service.VALID:
+            mail_outbox.mark_skipped(self._runtime.unit_of_work(), mail_id)
+            return
+        try:
+            images = service.ticket_images(self._runtime.unit_of_work(), ticket)
+            message = ticket_mail(
+                mail_id, ticket, event, images, replaces_earlier, self._letterhead, now
+            )
+            self._sender.send(message)
+        except Exception as error:  # whatever it was, recorded and retried within bounds
+            status = mail_outbox.record_failure(
+                self._runtime.unit_of_work(),
+                mail_id,
+                f"{type(error).__name__}: {error}",
+                permanent=refused_for_good(error),
+            )
+            log.log(
+                logging.ERROR if status == mail_outbox.FAILED else logging.WARNING,
+                "mail %s for ticket %s: %s (%s)",
+                mail_id,
+                ticket.id,
+                error,
+                "given up" if status == mail_outbox.FAILED else "will retry",
+            )
+            return
+        mail_outbox.mark_sent(self._runtime.unit_of_work(), mail_id, now)
+
+
+def relay_mail(runtime: ServiceRuntime) -> None:
+    """The periodic task."""
+    MailRelay(runtime).send_due()

@@ -1,0 +1,95 @@
+"""Door devices (pairing codes: short, expiring, single use; revocable staff tokens) and the
+roster's attendee email, which producers may or may not send with ticket.issued."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.checkin import service as checkin
+from shared.auth import STAFF, Principal, authenticate
+from shared.errors import NotFound
+from tests.unit.domain_fixtures import NORTHWIND, SOUTHWIND
+
+pytest_plugins = ["tests.unit.domain_fixtures"]
+
+NOW = datetime(2030, 6, 1, 17, 0, tzinfo=UTC)
+
+
+def pairing_code(door, event, by=NORTHWIND) -> dict:
+    return checkin.create_pairing_code(
+        door.runtime.unit_of_work(), by, door.default_list(event), now=NOW
+    )
+
+
+def redeem(door, code: str, at: datetime = NOW) -> dict:
+    return checkin.redeem_pairing_code(
+        door.runtime.unit_of_work(), door.runtime.tables.tokens, code, "Phone 2", now=at
+    )
+
+
+def principal_of(door, token: str) -> Principal | None:
+    with door.runtime.session_factory() as session:
+        return authenticate(session, door.runtime.tables.tokens, token)
+
+
+def test_a_pairing_code_gives_a_staff_token_for_the_event_once(door):
+    event = door.event()
+    code = pairing_code(door, event)
+
+    paired = redeem(door, code["code"].lower())
+
+    assert len(code["code"]) == 9 and code["expires_at"] == NOW + timedelta(minutes=10)
+    assert principal_of(door, paired["token"]) == Principal(
+        STAFF, NORTHWIND.organisation_id, str(event.id)
+    )
+    assert paired["list_id"] == door.default_list(event)
+    with pytest.raises(NotFound):
+        redeem(door, code["code"])
+
+
+def test_a_pairing_code_expires_after_ten_minutes(door):
+    event = door.event()
+    code = pairing_code(door, event)
+
+    with pytest.raises(NotFound):
+        redeem(door, code["code"], at=NOW + timedelta(minutes=10))
+
+
+def test_another_organisation_cannot_make_codes_for_the_event(door):
+    event = door.event()
+
+    with pytest.raises(NotFound):
+        pairing_code(door, event, by=SOUTHWIND)
+
+
+def test_a_revoked_device_token_is_refused_and_stays_listed(door):
+    event = door.event()
+    paired = redeem(door, pairing_code(door, event)["code"])
+
+    checkin.revoke_device(
+        door.runtime.unit_of_work(), NORTHWIND, door.runtime.tables.tokens, paired["device_id"]
+    )
+
+    assert principal_of(door, paired["token"]) is None
+    with door.runtime.session_factory() as session:
+        devices = checkin.event_devices(session, NORTHWIND, str(event.id))
+        assert [(d.name, d.revoked_at is not None) for d in devices] == [("Phone 2", True)]
+        with pytest.raises(NotFound):
+            checkin.event_devices(session, SOUTHWIND, str(event.id))
+    with pytest.raises(NotFound):
+        checkin.revoke_device(
+            door.runtime.unit_of_work(), SOUTHWIND, door.runtime.tables.tokens, paired["device_id"]
+        )
+
+
+def test_search_finds_a_ticket_by_the_email_ticket_issued_carried(door):
+    event = door.event()
+    door.issue(event, attendee_name="Ada Lovelace", attendee_email="ada@example.com")
+    door.issue(event, attendee_name="Ada Lovelace")  # a producer that predates the field
+
+    with door.runtime.session_factory() as session:
+        found = checkin.search_tickets(session, NORTHWIND, str(event.id), "ADA@example")
+        by_name = checkin.search_tickets(session, NORTHWIND, str(event.id), "lovelace")
+
+    assert [t["attendee_name"] for t in found] == ["Ada Lovelace"]
+    assert len(by_name) == 2
