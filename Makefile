@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python bench/scan_rates.py
 	$(BIN)/python bench/ticket_drop.py
 	$(BIN)/python bench/ticketing_rates.py
+	$(BIN)/python bench/idle_memory.py
 
 ## translations: extract each service's texts (services/*/translations/babel.cfg), merge them
 ## into its zh_Hant_HK and zh_Hans_CN catalogues, and compile those (commit .po and .mo)

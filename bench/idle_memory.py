@@ -1,6 +1,6 @@
-"""Idle memory per service: proportional set size (PSS: shared pages split between the
-processes that share them, so sums do not count them twice) of each service's processes (gunicorn master
-and workers, and its bus worker) in distributed mode, of the gateway, and of the one
+"""Idle memory per service: the proportional set size (PSS: shared pages are split between
+the processes sharing them, so sums count them once) of each service's processes (gunicorn
+master and workers, and its bus worker) in distributed mode, of the gateway, and of the one
 embedded process, next to a bare Flask app under the same gunicorn settings measured in the
 same run (the ratio is the figure)."""
 
