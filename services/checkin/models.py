@@ -141,3 +141,13 @@ class Device(Base):
     name: Mapped[str] = mapped_column(String(80))
     paired_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+class EarlyRevocation(Base):
+    """A ticket revoked before check-in received it (a retried or parallel consumer can see
+    ticket.revoked before ticket.issued): it joins the roster already revoked."""
+
+    __tablename__ = "early_revocations"
+
+    ticket_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    revoked_at: Mapped[datetime]

@@ -7,7 +7,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from services.checkin.lists import ensure_default_list, event_lists
-from services.checkin.models import Admission, CheckinList, EventInfo, PublicKey, RosterTicket
+from services.checkin.models import (
+    Admission,
+    CheckinList,
+    EarlyRevocation,
+    EventInfo,
+    PublicKey,
+    RosterTicket,
+)
 from services.checkin.scanning import previous_view, ticket_view
 
 SEARCH_RESULTS = 20
@@ -38,6 +45,7 @@ def add_to_roster(session: Session, data: dict) -> None:
             )
         )
     if session.get(RosterTicket, str(data["ticket_id"])) is None:
+        early = session.get(EarlyRevocation, str(data["ticket_id"]))
         session.add(
             RosterTicket(
                 id=str(data["ticket_id"]),
@@ -48,13 +56,19 @@ def add_to_roster(session: Session, data: dict) -> None:
                 attendee_email=data.get("attendee_email"),
                 valid_from=data["valid_from"],
                 valid_until=data["valid_until"],
+                revoked_at=early.revoked_at if early else None,
             )
         )
 
 
 def revoke(session: Session, data: dict) -> None:
     ticket = session.get(RosterTicket, str(data["ticket_id"]))
-    if ticket is not None and ticket.revoked_at is None:
+    if ticket is None:
+        if session.get(EarlyRevocation, str(data["ticket_id"])) is None:
+            session.add(
+                EarlyRevocation(ticket_id=str(data["ticket_id"]), revoked_at=datetime.now(UTC))
+            )
+    elif ticket.revoked_at is None:
         ticket.revoked_at = datetime.now(UTC)
 
 

@@ -104,3 +104,13 @@ class OutgoingMail(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class CancelledRegistration(Base):
+    """A registration cancelled before its confirmation reached ticketing (a retried or
+    parallel consumer can see the two out of order): its confirmation then issues nothing."""
+
+    __tablename__ = "cancelled_registrations"
+
+    registration_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    cancelled_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,7 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.ticketing import mail_outbox
-from services.ticketing.models import EventInfo, SigningKey, Ticket, TicketImage
+from services.ticketing.models import (
+    CancelledRegistration,
+    EventInfo,
+    SigningKey,
+    Ticket,
+    TicketImage,
+)
 from services.ticketing.qr_codes import QrImages, qr_images
 from shared.auth import Principal
 from shared.db import UnitOfWork
@@ -61,12 +67,15 @@ def record_event(uow: UnitOfWork, data: dict) -> None:
 # --- issuing, revoking, reissuing ---------------------------------------------------------
 
 
-def issue_ticket(uow: UnitOfWork, data: dict) -> Ticket:
-    """The ticket of a confirmed registration: made once, whatever the bus redelivers."""
+def issue_ticket(uow: UnitOfWork, data: dict) -> Ticket | None:
+    """The ticket of a confirmed registration: made once, whatever the bus redelivers, and
+    never for a registration already cancelled."""
     registration_id = str(data["registration_id"])
     existing = _current_ticket(uow.session, registration_id)
     if existing is not None:
         return existing
+    if uow.session.get(CancelledRegistration, registration_id) is not None:
+        return None
     event = uow.session.get(EventInfo, str(data["event_id"]))
     if event is None:
         raise EventNotKnownYet(f"event {data['event_id']} not received yet")
@@ -89,6 +98,8 @@ def revoke_registration_ticket(uow: UnitOfWork, registration_id: str, reason: st
     ).first()
     if ticket is not None:
         _revoke(uow, ticket, reason)
+    if uow.session.get(CancelledRegistration, registration_id) is None:
+        uow.session.add(CancelledRegistration(registration_id=registration_id))
 
 
 def reissue_ticket(uow: UnitOfWork, organiser: Principal, ticket_id: str) -> Ticket:

@@ -281,11 +281,15 @@ class Door:
         )
 
     def issue(
-        self, event: EventAtTheDoor, attendee_email: str | None = None, **kwargs
+        self,
+        event: EventAtTheDoor,
+        attendee_email: str | None = None,
+        ticket: IssuedTicket | None = None,
+        **kwargs,
     ) -> IssuedTicket:
-        """A ticket signed and delivered to the door's roster by ticket.issued (with the
-        attendee's email only when given, as producers that predate the field send it)."""
-        ticket = self.signed_ticket(event, **kwargs)
+        """A ticket (signed now, unless given) delivered to the door's roster by ticket.issued
+        (with the attendee's email only when given, as producers that predate it send it)."""
+        ticket = ticket or self.signed_ticket(event, **kwargs)
         data = {
             "ticket_id": ticket.id,
             "registration_id": ticket.registration_id,
