@@ -6,6 +6,7 @@ message that breaks the contract is caught at the edge, not deep inside a handle
 
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 
 from marshmallow import Schema, ValidationError, fields, validate
 
@@ -191,7 +192,9 @@ def _unknown_fields(schema: Schema, data, path: str = "") -> list[str]:
     return unknown
 
 
+@cache
 def _schema(event_type: str) -> Schema:
+    # Building a marshmallow schema costs more than using it; schemas keep no per-call state.
     try:
         return EVENT_SCHEMAS[event_type]()
     except KeyError:
