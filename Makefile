@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run distributed test bench translations lint system-packages
+.PHONY: install run distributed test bench fuzz translations lint system-packages
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ system-packages:
 ## test: unit, contract, integration (RabbitMQ + PostgreSQL) and end-to-end tests
 test: install system-packages
 	$(BIN)/pytest
+
+## fuzz: schemathesis against each service's OpenAPI document on an embedded Loopgate
+## (tests/fuzz; LOOPGATE_FUZZ_EXAMPLES cases per operation, default 150; LOOPGATE_FUZZ_SEED replays)
+fuzz: install
+	LOOPGATE_FUZZ=1 $(BIN)/pytest tests/fuzz -m fuzz
 
 ## bench: benchmarks that print figures (not timed tests)
 bench: install

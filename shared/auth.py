@@ -6,6 +6,7 @@ ensured in each at start, and staff tokens live where they are used (check-in).
 """
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,3 +107,9 @@ def bootstrap_organiser_token(configured: str | None, data_dir: Path) -> str:
     path.write_text(token + "\n")
     path.chmod(0o600)
     return token
+
+
+def secrets_equal(expected: str, given: str | None) -> bool:
+    """Constant-time comparison of a stored secret with one from a request, which may be
+    missing or hold any characters (compare_digest refuses non-ASCII text)."""
+    return given is not None and hmac.compare_digest(expected.encode(), given.encode())

@@ -3,7 +3,6 @@ language. Routes only: forms are read into the API's own schemas and handed to t
 service functions the API calls; domain errors come back as messages beside their fields."""
 
 import hashlib
-import hmac
 import uuid
 from datetime import datetime
 from functools import wraps
@@ -20,7 +19,7 @@ from services.registration.answers import CONSENT, MULTIPLE_CHOICE, YES_NO
 from services.registration.api import register_attendee, with_details
 from services.registration.models import CATEGORIES, STATUSES, Event
 from services.registration.wording import localised
-from shared.auth import ORGANISER, authenticate
+from shared.auth import ORGANISER, authenticate, secrets_equal
 from shared.errors import Conflict, DomainError, InvalidRequest, NotFound
 from shared.http import current_runtime, problem
 from shared.i18n import LANGUAGE_NAMES
@@ -301,9 +300,7 @@ def organiser_page(view):
         if principal is None:
             return redirect(url_for("pages.login", next=request.path), 303)
         g.principal, g.csrf = principal, csrf_token(token)
-        if request.method == "POST" and not hmac.compare_digest(
-            request.form.get("csrf", ""), g.csrf
-        ):
+        if request.method == "POST" and not secrets_equal(g.csrf, request.form.get("csrf")):
             abort(400)
         return view(*args, **kwargs)
 

@@ -5,7 +5,6 @@ Places, seats and the waitlist are in places.py; events, ticket types, sessions 
 in event_admin.py; answers and consents in answers.py; erasure in personal_data.py.
 """
 
-import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +40,7 @@ from services.registration.models import (
 )
 from services.registration.places import confirm, leave, places_of, take_place
 from services.registration.wording import DEFAULT_LANGUAGE, N_
-from shared.auth import Principal
+from shared.auth import Principal, secrets_equal
 from shared.db import UnitOfWork
 from shared.errors import Conflict, InvalidRequest, NotFound
 from shared.models import new_id
@@ -155,7 +154,7 @@ def attendee_registration(session: Session, registration_id: str, manage_token: 
     if (
         registration is None
         or not manage_token
-        or not hmac.compare_digest(registration.manage_token, manage_token)
+        or not secrets_equal(registration.manage_token, manage_token)
     ):
         raise NotFound(N_("No such registration for this link."))
     return registration

@@ -7,7 +7,6 @@ that one, or else the latest, is the registration's current ticket.
 """
 
 import hashlib
-import hmac
 import secrets
 import uuid
 from contextlib import suppress
@@ -29,7 +28,7 @@ from services.ticketing.models import (
     TicketImage,
 )
 from services.ticketing.qr_codes import QrImages, qr_images
-from shared.auth import Principal
+from shared.auth import Principal, secrets_equal
 from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
 from shared.tokens import TicketClaims, new_signing_key, public_key_text, sign_ticket
@@ -301,7 +300,7 @@ def attendee_ticket(session: Session, registration_id: str, manage_token: str | 
     if (
         ticket is None
         or not manage_token
-        or not hmac.compare_digest(
+        or not secrets_equal(
             ticket.manage_token_sha256, hashlib.sha256(manage_token.encode()).hexdigest()
         )
     ):
@@ -312,7 +311,7 @@ def attendee_ticket(session: Session, registration_id: str, manage_token: str | 
 def ticket_by_key(session: Session, ticket_id: str, key: str | None) -> Ticket:
     """A ticket opened with its own unguessable key (its image and page URLs carry it)."""
     ticket = session.get(Ticket, ticket_id)
-    if ticket is None or not key or not hmac.compare_digest(ticket.qr_secret, key):
+    if ticket is None or not key or not secrets_equal(ticket.qr_secret, key):
         raise NotFound("No such ticket.")
     return ticket
 

@@ -104,3 +104,16 @@ def test_the_organiser_exports_registrations_as_csv_excel_can_read(embedded):
     text = response.content.decode("utf-8")
     assert text.startswith("\ufeff")
     assert "李小龍" in text
+
+
+def test_a_link_secret_with_any_characters_is_just_a_wrong_secret(embedded):
+    event_id, ticket_type_id = embedded.published_event()
+    registration = embedded.registered(event_id, ticket_type_id)
+    ticket = embedded.wait_for_ticket(registration)
+    for path, params in (
+        (f"/api/registration/registrations/{registration['id']}", {"token": "\u0080é票"}),
+        (f"/api/ticketing/tickets/{ticket['id']}/qr.png", {"key": "\u0080é票"}),
+    ):
+        response = embedded.get(path, params=params)
+        assert response.status_code == 404
+        assert response.headers["Content-Type"] == "application/problem+json"
