@@ -258,15 +258,17 @@ def fixed_realistic(values: RealValues, case):
 
 
 def without_pages(document: dict) -> dict:
-    """The document less its HTML pages (e.g. the ticket page): they answer people, errors
-    included, with pages; the end-to-end tests in tests/e2e cover them."""
+    """The document less its HTML pages (the `*_pages` tag: the ticket page, the mailbox):
+    they answer people, errors included, with pages; tests/e2e and the embedded page tests
+    cover them."""
     document["paths"] = {
         path: operations
         for path, operations in document["paths"].items()
         if not any(
-            "text/html" in operation.get("responses", {}).get("200", {}).get("content", {})
+            tag.endswith("_pages")
             for operation in operations.values()
             if isinstance(operation, dict)
+            for tag in operation.get("tags", ())
         )
     }
     return document
