@@ -42,23 +42,7 @@ def postgres_url() -> str:
 @pytest.fixture
 def embedded(tmp_path):
     """A whole embedded Loopgate (three services, workers, memory bus, SQLite) on a real port."""
-    from shared.embedded import EmbeddedSystem
-    from shared.settings import Settings
-    from tests.support import ORGANISER_TOKEN, CoreFlow, ServedApp
+    from tests.support import embedded_loopgate
 
-    settings = Settings.from_env(
-        {
-            "LOOPGATE_DATA_DIR": str(tmp_path),
-            "LOOPGATE_BOOTSTRAP_TOKEN": ORGANISER_TOKEN,
-            "LOOPGATE_RATE_LIMIT": "off",
-        }
-    )
-    system = EmbeddedSystem(settings)
-    system.start()
-    try:
-        with ServedApp(system.app) as served:
-            flow = CoreFlow(served.url)
-            flow.system = system
-            yield flow
-    finally:
-        system.stop()
+    with embedded_loopgate(tmp_path) as flow:
+        yield flow
