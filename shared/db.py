@@ -106,7 +106,7 @@ class UnitOfWork:
     def __init__(
         self,
         session_factory: sessionmaker,
-        outbox_writer: Callable[[Session, str, dict, str | None], None],
+        outbox_writer,
         after_commit: Callable[[], None] = lambda: None,
     ):
         self._session_factory = session_factory
@@ -128,6 +128,11 @@ class UnitOfWork:
     def publish(self, event_type: str, data: dict) -> None:
         self._outbox_writer(self.session, event_type, data, current_correlation_id())
         self._published = True
+
+    def publish_many(self, event_type: str, items: list[dict]) -> None:
+        """Many events of one type to the outbox in one statement (see OutboxWriter)."""
+        self._outbox_writer.write_many(self.session, event_type, items, current_correlation_id())
+        self._published = bool(items) or self._published
 
     def commit(self) -> None:
         self.session.commit()

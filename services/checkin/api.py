@@ -74,9 +74,7 @@ def scan_batch(fields):
     (about 3,000 scans) is sent with Content-Encoding: gzip."""
     runtime = current_runtime()
     requests = [_scan_request(item) for item in fields["scans"]]
-    results = service.scan_batch(
-        runtime.unit_of_work(), runtime.tables.outbox, current_principal(), requests
-    )
+    results = service.scan_batch(runtime.unit_of_work(), current_principal(), requests)
     return {"results": results}
 
 

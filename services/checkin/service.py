@@ -11,7 +11,7 @@ from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.checkin import devices, lists, live_stats, live_stream, outbox_bulk, roster, scanning
+from services.checkin import devices, lists, live_stats, live_stream, roster, scanning
 from services.checkin.models import CheckinList, Device, RosterTicket
 from services.checkin.scanning import ScanRequest
 from shared.auth import Principal
@@ -19,9 +19,6 @@ from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
-
-# The envelopes' source, as UnitOfWork.publish names it (the service's name).
-SOURCE = "checkin"
 
 # Two doors racing for one ticket cost the loser one more judgement; a batch racing many
 # doors may lose a few times before everything it relied on has settled.
@@ -39,23 +36,21 @@ def scan(
     uow: UnitOfWork, principal: Principal, request: ScanRequest, now: datetime | None = None
 ) -> dict:
     """Judge one scan at the door now; a scan id seen before gets its first answer again."""
-    return _record(uow, None, principal, [request], _now(now))[0]
+    return _record(uow, principal, [request], _now(now), offline=False)[0]
 
 
 def scan_batch(
     uow: UnitOfWork,
-    outbox: Table,
     principal: Principal,
     requests: list[ScanRequest],
     now: datetime | None = None,
 ) -> list[dict]:
     """Record scans a door made offline, the earliest scan of a ticket winning; their events
-    go to `outbox` in one statement."""
-    return _record(uow, outbox, principal, requests, _now(now))
+    go to the outbox in one statement."""
+    return _record(uow, principal, requests, _now(now), offline=True)
 
 
-def _record(uow, outbox: Table | None, principal, requests, now) -> list[dict]:
-    offline = outbox is not None
+def _record(uow, principal, requests, now, offline: bool) -> list[dict]:
     for attempt in range(RACE_ATTEMPTS):
         try:
             with uow:
@@ -70,13 +65,7 @@ def _record(uow, outbox: Table | None, principal, requests, now) -> list[dict]:
                     look_up_scan_ids=offline or attempt > 0,
                 )
                 if offline:
-                    outbox_bulk.publish_many(
-                        uow.session,
-                        outbox,
-                        SOURCE,
-                        "checkin.recorded",
-                        outcome.recorded,
-                    )
+                    uow.publish_many("checkin.recorded", outcome.recorded)
                 else:
                     for data in outcome.recorded:
                         uow.publish("checkin.recorded", data)

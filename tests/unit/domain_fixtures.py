@@ -372,9 +372,7 @@ class Door:
         self, scans: list[ScanRequest], by: Principal = NORTHWIND, at: datetime = SHOW_ENDS
     ) -> list[dict]:
         """An offline batch uploaded at `at` (after the doors were offline)."""
-        return checkin.scan_batch(
-            self.runtime.unit_of_work(), self.runtime.tables.outbox, by, scans, now=at
-        )
+        return checkin.scan_batch(self.runtime.unit_of_work(), by, scans, now=at)
 
     def scans_recorded(self, scan_id: str | None = None) -> int:
         query = select(func.count()).select_from(Scan)
