@@ -7,7 +7,6 @@ same run (the ratio is the figure)."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.support import free_ports, listening  # noqa: E402
+
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
 SETTLE_SECONDS = 5
@@ -57,14 +59,8 @@ def command_line(pid: int) -> str:
         return ""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def bare_flask() -> float:
-    port = free_port()
+    (port,) = free_ports()
     process = subprocess.Popen(
         [
             BIN / "gunicorn",
@@ -93,7 +89,11 @@ def embedded() -> float:
     with tempfile.TemporaryDirectory() as data_dir:
         process = subprocess.Popen(
             [BIN / "loopgate", "run"],
-            env={**os.environ, "LOOPGATE_DATA_DIR": data_dir, "LOOPGATE_PORT": str(free_port())},
+            env={
+                **os.environ,
+                "LOOPGATE_DATA_DIR": data_dir,
+                "LOOPGATE_PORT": str(free_ports()[0]),
+            },
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -111,9 +111,7 @@ def distributed() -> dict | None:
     from tests.integration.distributed import DistributedLoopgate
 
     for port, name in ((5672, "RabbitMQ"), (5432, "PostgreSQL")):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        except OSError:
+        if not listening(port):
             print(f"distributed: skipped ({name} is not reachable on 127.0.0.1:{port})")
             return None
     with tempfile.TemporaryDirectory() as data_dir:

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support import ORGANISER_TOKEN, CoreFlow, ServedApp  # noqa: E402
+from tests.support import ORGANISER_TOKEN, CoreFlow, ServedApp, listening  # noqa: E402
 
 REGISTRATIONS = 200
 RESULTS = ROOT / "bench" / "results"
@@ -79,12 +79,8 @@ def embedded() -> dict:
 
 
 def distributed() -> dict | None:
-    import socket
-
     for port, name in ((5672, "RabbitMQ"), (5432, "PostgreSQL")):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        except OSError:
+        if not listening(port):
             print(f"distributed: skipped ({name} is not reachable on 127.0.0.1:{port})")
             return None
     from tests.conftest import POSTGRES_URL, RABBITMQ_URL

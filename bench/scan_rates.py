@@ -17,7 +17,6 @@ import gzip
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from shared.runtime import ServiceRuntime  # noqa: E402
 from shared.services import definition  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from shared.tokens import TicketClaims, new_signing_key, public_key_text, sign_ticket  # noqa: E402
+from tests.support import free_ports, listening  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 TOKEN = "bench-organiser-token"
@@ -76,12 +76,9 @@ def create_app():
 
 
 def database_url(backend: str) -> str:
-    if backend == "postgresql":
-        try:
-            socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
-        except OSError:
-            print("PostgreSQL is not reachable on 127.0.0.1:5432: measuring on SQLite")
-            backend = "sqlite"
+    if backend == "postgresql" and not listening(5432):
+        print("PostgreSQL is not reachable on 127.0.0.1:5432: measuring on SQLite")
+        backend = "sqlite"
     if backend == "sqlite":
         return f"sqlite:///{tempfile.mkdtemp()}/checkin-bench.db"
     server = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
@@ -168,15 +165,9 @@ def env_only(env: dict) -> dict:
     return {name: value for name, value in env.items() if name.startswith("LOOPGATE_")}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Gunicorn:
     def __init__(self, app: str, env: dict, cwd: Path):
-        self.port = free_port()
+        (self.port,) = free_ports()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}", *GUNICORN],
             env=env,

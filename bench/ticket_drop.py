@@ -7,7 +7,6 @@ the same run: the machines are shared, so the ratio is what compares across runs
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import POSTGRES_URL  # noqa: E402
 from tests.race import places_sold, race  # noqa: E402
-from tests.support import ORGANISER_TOKEN, CoreFlow  # noqa: E402
+from tests.support import ORGANISER_TOKEN, CoreFlow, free_ports, listening  # noqa: E402
 
 PLACES, REQUESTS, CLIENTS = 500, 1000, 8
 DATABASE = "loopgate_registration_bench"
@@ -41,15 +40,9 @@ def fresh_database() -> str:
     return url.render_as_string(hide_password=False)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Gunicorn:
     def __init__(self, app: str, environ: dict):
-        self.port = free_port()
+        (self.port,) = free_ports()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -129,9 +122,7 @@ def bare_flask() -> dict:
 
 
 def main() -> None:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
-    except OSError:
+    if not listening(5432):
         print("ticket drop: skipped (PostgreSQL is not reachable on 127.0.0.1:5432)")
         return
     with tempfile.TemporaryDirectory() as data_dir:

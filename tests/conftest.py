@@ -1,7 +1,8 @@
 import os
-import socket
 
 import pytest
+
+from tests.support import listening
 
 RABBITMQ_URL = os.environ.get("LOOPGATE_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 POSTGRES_URL = os.environ.get(
@@ -10,16 +11,8 @@ POSTGRES_URL = os.environ.get(
 REQUIRED = os.environ.get("LOOPGATE_REQUIRE_INTEGRATION") == "1"
 
 
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def _need(port: int, what: str) -> None:
-    if _reachable(port):
+    if listening(port):
         return
     message = f"{what} is not reachable on 127.0.0.1:{port}"
     if REQUIRED:

@@ -1,5 +1,6 @@
 """What tests drive Loopgate with: the core HTTP flow of DESIGN.md over real HTTP."""
 
+import socket
 import threading
 import time
 import uuid
@@ -113,6 +114,27 @@ class CoreFlow:
             timeout,
             f"ticket {ticket_id} in the check-in roster",
         )
+
+
+def free_ports(count: int = 1) -> list[int]:
+    """Ports nothing listens on now, so a run never meets another instance."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def listening(port: int) -> bool:
+    """Something accepts connections on 127.0.0.1:`port` (the local RabbitMQ or PostgreSQL)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 def _json_if_ok(response: requests.Response):

@@ -7,7 +7,6 @@ a real deployment restarts the process)."""
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from shared.bus.topology import SERVICES, dead_letter_queue_name, queue_name
 from shared.rabbitmq_admin import connection_parameters
-from tests.support import ORGANISER_TOKEN, wait_until
+from tests.support import ORGANISER_TOKEN, free_ports, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -26,7 +25,7 @@ BIN = Path(sys.executable).parent
 class DistributedLoopgate:
     def __init__(self, broker_url: str, postgres_url: str, data_dir: Path):
         self.broker_url = broker_url
-        gateway_port, *service_ports = _free_ports(1 + len(SERVICES))
+        gateway_port, *service_ports = free_ports(1 + len(SERVICES))
         self.url = f"http://127.0.0.1:{gateway_port}"
         server = postgres_url.rsplit("/", 1)[0]
         self.database_urls = {name: f"{server}/loopgate_test_{name}" for name in SERVICES}
@@ -164,18 +163,6 @@ class DistributedLoopgate:
             channel.queue_delete(queue_name(name))
             channel.queue_delete(dead_letter_queue_name(name))
         connection.close()
-
-
-def _free_ports(count: int) -> list[int]:
-    """Ports nothing listens on now, so a test run never meets a developer's instance."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def _procfile() -> dict[str, str]:

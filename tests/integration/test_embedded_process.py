@@ -4,22 +4,15 @@ Ctrl-C, and a second run keeps the data."""
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import requests
 
-from tests.support import wait_until
+from tests.support import free_ports, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class RunningLoopgate:
@@ -48,7 +41,7 @@ class RunningLoopgate:
 
 
 def test_run_prints_the_urls_and_token_stops_on_ctrl_c_and_keeps_its_data(tmp_path):
-    port = _free_port()
+    (port,) = free_ports()
     first = RunningLoopgate(tmp_path, port)
     try:
         url = f"http://127.0.0.1:{port}"
