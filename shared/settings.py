@@ -46,6 +46,8 @@ class Settings:
     # Where attendees' links point (mail is read far from the server that wrote it).
     public_url: str = "http://127.0.0.1:8000"
     mail_from: str = "Loopgate <tickets@loopgate.localhost>"
+    # The pause before a failed mail is tried again; it doubles after each failure.
+    mail_first_retry_seconds: float = 30.0
     rate_limit: str | None = "20/minute"
     # How many proxies in front of a service may set X-Forwarded-For (the gateway is one).
     trusted_proxy_hops: int = 0
@@ -105,6 +107,9 @@ class Settings:
             smtp_url=smtp_url,
             public_url=_public_url(get("PUBLIC_URL", f"http://127.0.0.1:{port}")),
             mail_from=_mail_from(get("MAIL_FROM", cls.mail_from)),
+            mail_first_retry_seconds=_positive_seconds(
+                get("MAIL_FIRST_RETRY_SECONDS", "30"), "LOOPGATE_MAIL_FIRST_RETRY_SECONDS"
+            ),
             rate_limit=_rate_limit(get("RATE_LIMIT", "20/minute")),
             trusted_proxy_hops=_integer(
                 get("TRUSTED_PROXY_HOPS", "0" if embedded else "1"), "LOOPGATE_TRUSTED_PROXY_HOPS"
@@ -118,6 +123,16 @@ def _integer(value: str, name: str) -> int:
         return int(value)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _positive_seconds(value: str, name: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise SettingsError(f"{name} must be a number of seconds above 0, not {value!r}")
+    return seconds
 
 
 def _rate_limit(value: str) -> str | None:

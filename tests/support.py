@@ -6,6 +6,9 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -149,6 +152,39 @@ def wait_until(probe, timeout: float, what: str, interval: float = 0.02):
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Inbox:
+    """An aiosmtpd handler (see smtp_server) that keeps what it is given."""
+
+    def __init__(self, refuse_recipients_with: str | None = None):
+        self.messages: list[EmailMessage] = []
+        self.recipients: list[list[str]] = []
+        self._refusal = refuse_recipients_with
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+        if self._refusal:
+            return self._refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.recipients.append(list(envelope.rcpt_tos))
+        self.messages.append(BytesParser(policy=policy.default).parsebytes(envelope.content))
+        return "250 Message accepted"
+
+
+@contextmanager
+def smtp_server(port: int, inbox: Inbox):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1:`port` while the block runs."""
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox
+    finally:
+        controller.stop()
 
 
 class _QuietHandler(WSGIRequestHandler):

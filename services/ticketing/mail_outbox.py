@@ -3,8 +3,9 @@
 A ticket's mail is queued in the transaction that issues the ticket, so it exists exactly
 when the ticket does. The mail relay claims due mail, sends it, and marks it sent. A failed
 attempt is tried again after a growing pause (30 s, doubling, at most an hour apart), for
-about a day: long enough to ride out a mail server's outage or maintenance, bounded so that
-a mail that can never go (an address the server refuses) stops costing anything. Giving up
+about a day (LOOPGATE_MAIL_FIRST_RETRY_SECONDS shortens the first pause, for tests): long
+enough to ride out a mail server's outage or maintenance, bounded so that a mail that can
+never go (an address the server refuses) stops costing anything. Giving up
 leaves the row, marked failed with the last error, for an operator to see.
 
 Claiming an attempt moves its next_attempt_at forward before anything is sent, so the claim
@@ -40,12 +41,12 @@ def queue_ticket_mail(session: Session, ticket: Ticket) -> OutgoingMail:
     return mail
 
 
-def retry_delay(attempt: int) -> timedelta:
+def retry_delay(attempt: int, first: timedelta = FIRST_RETRY) -> timedelta:
     """The pause after the `attempt`-th attempt (1, 2, ...) before the next one."""
-    return min(FIRST_RETRY * 2 ** (attempt - 1), LONGEST_RETRY)
+    return min(first * 2 ** (attempt - 1), LONGEST_RETRY)
 
 
-def claim_next(uow: UnitOfWork, now: datetime) -> str | None:
+def claim_next(uow: UnitOfWork, now: datetime, first_retry: timedelta = FIRST_RETRY) -> str | None:
     """The id of the next due mail, whose next attempt this caller now owns (see the
     module's note); None when nothing is due."""
     while True:
@@ -63,7 +64,8 @@ def claim_next(uow: UnitOfWork, now: datetime) -> str | None:
                 update(OutgoingMail)
                 .where(OutgoingMail.id == due.id, OutgoingMail.attempts == due.attempts)
                 .values(
-                    attempts=due.attempts + 1, next_attempt_at=now + retry_delay(due.attempts + 1)
+                    attempts=due.attempts + 1,
+                    next_attempt_at=now + retry_delay(due.attempts + 1, first_retry),
                 )
             ).rowcount
             uow.commit()

@@ -6,7 +6,7 @@ for its retry time (see mail_outbox).
 """
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.ticketing import mail_outbox, service
 from services.ticketing.mail_delivery import (
@@ -26,6 +26,7 @@ class MailRelay:
     def __init__(self, runtime: ServiceRuntime, sender: SmtpSender | MailboxFolder | None = None):
         self._runtime = runtime
         self._sender = sender or mail_sender(runtime.settings)
+        self._first_retry = timedelta(seconds=runtime.settings.mail_first_retry_seconds)
         self._letterhead = Letterhead(
             sender=runtime.settings.mail_from, public_url=runtime.settings.public_url
         )
@@ -34,7 +35,7 @@ class MailRelay:
         """One attempt at every mail due at `now` (default: as it goes); returns how many."""
         attempted = 0
         while mail_id := mail_outbox.claim_next(
-            self._runtime.unit_of_work(), now or datetime.now(UTC)
+            self._runtime.unit_of_work(), now or datetime.now(UTC), self._first_retry
         ):
             self._attempt(mail_id, now or datetime.now(UTC))
             attempted += 1

@@ -90,10 +90,11 @@ class DistributedLoopgate:
         }
         return self
 
-    def start_worker(self, service: str) -> None:
+    def start_worker(self, service: str, env: dict[str, str] | None = None) -> None:
+        """The service's worker, with `env` over the system's environment if given."""
         self._workers[service] = subprocess.Popen(
             ["sh", "-c", _procfile()[f"worker-{service}"]],
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=ROOT,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -105,6 +106,12 @@ class DistributedLoopgate:
         worker = self._workers.pop(service)
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(10)
+
+    def stop_worker(self, service: str) -> None:
+        """SIGTERM, as a deployment stops it: it finishes what it holds and exits."""
+        worker = self._workers.pop(service)
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(30)
 
     def stop(self) -> None:
         for worker in self._workers.values():

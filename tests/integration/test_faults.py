@@ -1,20 +1,23 @@
-"""Faults in the middle of a ticket drop: a worker killed with SIGKILL, PostgreSQL restarted.
-After each, every confirmed registration has exactly one ticket, every ticket is in the
-check-in roster, and nothing is left unsent in an outbox. Each test prints what it checked."""
+"""Faults in the middle of a ticket drop: a worker killed with SIGKILL, PostgreSQL restarted,
+the mail server down for a while. After each, every confirmed registration has exactly one
+ticket (and one ticket mail), every ticket is in the check-in roster, and nothing is left
+unsent in an outbox. Each test prints what it checked."""
 
 import shutil
 import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from tests.conftest import REQUIRED
-from tests.support import CoreFlow, wait_until
+from tests.support import CoreFlow, Inbox, free_ports, smtp_server, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -152,3 +155,88 @@ def test_a_postgresql_restart_mid_drop_loses_nothing_and_duplicates_nothing(
     assert restarted.is_set()
     print("\nPostgreSQL restarted mid-drop:", end="")
     _assert_nothing_lost_or_duplicated(distributed, event_id, registrations)
+
+
+SMTP_DOWN_SECONDS = 8
+MAIL_OF_EVENT = """
+    SELECT count(*) AS mails,
+           count(*) FILTER (WHERE m.attempts > 0) AS tried,
+           count(*) FILTER (WHERE m.status = 'sent') AS sent,
+           coalesce(sum(m.attempts), 0) AS attempts
+    FROM mail_outbox m JOIN tickets t ON t.id = m.ticket_id WHERE t.event_id = :e
+"""
+FIRST_RETRY_SECONDS = 1  # then 2, 4, 8 s: each mail fails a few times while the server is down
+
+
+@pytest.fixture
+def ticketing_mails_over_smtp(distributed):
+    """The ticketing worker (whose mail relay sends the mail) restarted with an SMTP server
+    on a port where nothing listens yet; the port. Afterwards the usual worker again."""
+    port = free_ports(1)[0]
+    distributed.stop_worker("ticketing")
+    distributed.start_worker(
+        "ticketing",
+        {
+            "LOOPGATE_SMTP_URL": f"smtp://127.0.0.1:{port}",
+            "LOOPGATE_MAIL_FIRST_RETRY_SECONDS": str(FIRST_RETRY_SECONDS),
+        },
+    )
+    yield port
+    distributed.stop_worker("ticketing")
+    distributed.start_worker("ticketing")
+
+
+def test_a_mail_server_down_for_a_while_delays_each_ticket_mail_and_sends_it_once(
+    flow, distributed, ticketing_mails_over_smtp
+):
+    event_id, ticket_type_id = flow.published_event(quota=50)
+    emails = [f"smtp-outage-{n}-{uuid.uuid4().hex[:6]}@example.com" for n in range(60)]
+    with ThreadPoolExecutor(8) as clients:
+        registrations = list(
+            clients.map(
+                lambda email: flow.registered(event_id, ticket_type_id, email=email), emails
+            )
+        )
+    confirmed = {
+        email for email, r in zip(emails, registrations, strict=True) if r["status"] == "confirmed"
+    }
+    assert len(confirmed) == 50
+
+    def mail() -> dict:
+        with distributed.engines["ticketing"].connect() as connection:
+            return connection.execute(text(MAIL_OF_EVENT), {"e": event_id}).one()._asdict()
+
+    wait_until(
+        lambda: mail()["tried"] == len(confirmed),
+        60,
+        "a first attempt at every ticket mail, refused as the server is down",
+        interval=0.5,
+    )
+    time.sleep(SMTP_DOWN_SECONDS)
+    while_down = mail()
+    assert while_down["sent"] == 0
+
+    with smtp_server(ticketing_mails_over_smtp, Inbox()) as inbox:
+        wait_until(
+            lambda: mail()["sent"] == len(confirmed),
+            60,
+            "every ticket mail sent once the server is up",
+            interval=0.5,
+        )
+        time.sleep(2)  # a repeat, if any, would arrive now
+    received = Counter(rcpt for rcpts in inbox.recipients for rcpt in rcpts)
+    ours = {rcpt: n for rcpt, n in received.items() if rcpt in emails}
+    pending = distributed.scalar(
+        "ticketing", "SELECT count(*) FROM mail_outbox WHERE status = 'pending'"
+    )
+    print(
+        f"\nSMTP down {SMTP_DOWN_SECONDS} s after a drop: {len(registrations)} registrations "
+        f"({len(confirmed)} confirmed), {while_down['attempts']} refused attempts while down, "
+        f"{sum(ours.values())} mails received for {len(ours)} recipients "
+        f"(at most {max(ours.values())} each), none for the {len(emails) - len(confirmed)} "
+        f"waitlisted, {pending} mails left in the mail outbox"
+    )
+    assert while_down["attempts"] > len(confirmed), "mails were tried again while it was down"
+    assert ours == dict.fromkeys(confirmed, 1)
+    assert mail()["mails"] == len(confirmed)
+    assert pending == 0

@@ -1,9 +1,13 @@
-"""The mail settings: LOOPGATE_SMTP_URL, LOOPGATE_PUBLIC_URL and LOOPGATE_MAIL_FROM. A bad
+"""The mail settings: LOOPGATE_SMTP_URL, LOOPGATE_PUBLIC_URL, LOOPGATE_MAIL_FROM and
+LOOPGATE_MAIL_FIRST_RETRY_SECONDS. A bad
 value stops the start with a message that says what is expected, rather than failing the
 first mail hours later."""
 
+from datetime import timedelta
+
 import pytest
 
+from services.ticketing.mail_outbox import retry_delay
 from shared.settings import Settings, SettingsError, SmtpServer
 
 
@@ -63,3 +67,17 @@ def test_the_sender_address_must_be_an_address():
     assert settings(MAIL_FROM="Demo <demo@example.org>").mail_from == "Demo <demo@example.org>"
     with pytest.raises(SettingsError, match="LOOPGATE_MAIL_FROM"):
         settings(MAIL_FROM="Loopgate")
+
+
+def test_the_first_retry_comes_after_30_seconds_unless_shortened_then_doubles():
+    assert settings().mail_first_retry_seconds == 30
+    shortened = settings(MAIL_FIRST_RETRY_SECONDS="2").mail_first_retry_seconds
+    first = timedelta(seconds=shortened)
+    assert [retry_delay(attempt, first).total_seconds() for attempt in (1, 2, 3)] == [2, 4, 8]
+    assert retry_delay(40, first) == timedelta(hours=1)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "nan", "inf"])
+def test_a_first_retry_that_is_not_a_positive_number_of_seconds_stops_the_start(value):
+    with pytest.raises(SettingsError, match="LOOPGATE_MAIL_FIRST_RETRY_SECONDS"):
+        settings(MAIL_FIRST_RETRY_SECONDS=value)

@@ -3,8 +3,6 @@ starts (aiosmtpd): its parts, the inline QR code read back by zxing-cpp, the .ic
 attendee's language; and a mail server that is down, refuses, or never comes back."""
 
 import io
-import socket
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -12,7 +10,6 @@ from email.parser import BytesParser
 
 import pytest
 import zxingcpp
-from aiosmtpd.controller import Controller
 from PIL import Image
 
 from services.ticketing import mail_outbox
@@ -21,6 +18,7 @@ from services.ticketing.mail_relay import MailRelay
 from shared.runtime import ServiceRuntime
 from shared.services import definition
 from shared.settings import Settings
+from tests.support import Inbox, free_ports, smtp_server
 from tests.unit.ticketing_fixtures import SHOW_ENDS, SHOW_STARTS, BoxOffice
 
 pytest_plugins = ["tests.unit.domain_fixtures", "tests.unit.ticketing_fixtures"]
@@ -29,42 +27,10 @@ PUBLIC_URL = "https://tickets.example.org"
 NOW = datetime(2030, 5, 20, 9, 0, tzinfo=UTC)
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps what it is given."""
-
-    def __init__(self, refuse_recipients_with: str | None = None):
-        self.messages: list[EmailMessage] = []
-        self.recipients: list[list[str]] = []
-        self._refusal = refuse_recipients_with
-
-    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
-        if self._refusal:
-            return self._refusal
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.recipients.append(list(envelope.rcpt_tos))
-        self.messages.append(BytesParser(policy=policy.default).parsebytes(envelope.content))
-        return "250 Message accepted"
-
-
-@contextmanager
-def smtp_server(port: int, inbox: Inbox):
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox
-    finally:
-        controller.stop()
-
-
 @pytest.fixture
 def smtp_port() -> int:
     """A free port, with no server on it until a test starts one."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
 
 
 @pytest.fixture
