@@ -36,13 +36,15 @@ test: install system-packages
 fuzz: install
 	LOOPGATE_FUZZ=1 $(BIN)/pytest tests/fuzz -m fuzz
 
-## bench: benchmarks that print figures (not timed tests)
+## bench: benchmarks that print figures (not timed tests), then one table of them all
+## (bench/summary.py, saved as bench/results/summary.json)
 bench: install
 	$(BIN)/python bench/pipeline_latency.py
 	$(BIN)/python bench/scan_rates.py
 	$(BIN)/python bench/ticket_drop.py
 	$(BIN)/python bench/ticketing_rates.py
 	$(BIN)/python bench/idle_memory.py
+	$(BIN)/python bench/summary.py
 
 ## translations: extract each service's texts (services/*/translations/babel.cfg), merge them
 ## into its zh_Hant_HK and zh_Hans_CN catalogues, and compile those (commit .po and .mo)
