@@ -9,7 +9,7 @@ the attendee claims in time or loses to the next one.
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from services.registration.announcements import (
@@ -35,27 +35,50 @@ from services.registration.models import (
 from shared.db import UnitOfWork
 
 
-def _take(session: Session, model, row_id: str, limit) -> bool:
-    taken = session.execute(
-        update(model)
-        .where(model.id == row_id, model.confirmed_count < limit)
-        .values(confirmed_count=model.confirmed_count + 1)
-        .execution_options(synchronize_session=False)
+def _taking(model, limit):
+    table = model.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c.confirmed_count < limit)
+        .values(confirmed_count=table.c.confirmed_count + 1)
     )
-    return taken.rowcount == 1
+
+
+def _releasing(model):
+    table = model.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(confirmed_count=table.c.confirmed_count - 1)
+    )
+
+
+# Built once: the ticket drop runs them thousands of times a minute.
+_TAKE = {
+    TicketType: _taking(TicketType, TicketType.__table__.c.quota),
+    EventSession: _taking(EventSession, EventSession.__table__.c.capacity),
+}
+_RELEASE = {TicketType: _releasing(TicketType), EventSession: _releasing(EventSession)}
+
+
+def _take(session: Session, model, row_id: str) -> bool:
+    return session.execute(_TAKE[model], {"row_id": row_id}).rowcount == 1
 
 
 def _release(session: Session, model, row_id: str) -> None:
-    session.execute(
-        update(model)
-        .where(model.id == row_id)
-        .values(confirmed_count=model.confirmed_count - 1)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_RELEASE[model], {"row_id": row_id})
 
 
 def take_place(session: Session, ticket_type_id: str) -> bool:
-    return _take(session, TicketType, ticket_type_id, TicketType.quota)
+    return _take(session, TicketType, ticket_type_id)
+
+
+def take_seats(session: Session, places: list[SessionPlace]) -> None:
+    """Seat a registration that now holds a place in the sessions it asked for, in session
+    order (so concurrent registrations lock session rows in the same order)."""
+    for place in places:
+        if place.status == REQUESTED:
+            place.status = CONFIRMED if _take_seat(session, place.session_id) else WAITLISTED
 
 
 def confirm(
@@ -65,9 +88,7 @@ def confirm(
     has them at hand) and announce it."""
     registration.status = CONFIRMED
     registration.offer_expires_at = None
-    for place in places_of(uow.session, registration.id) if places is None else places:
-        if place.status == REQUESTED:
-            place.status = CONFIRMED if _take_seat(uow.session, place.session_id) else WAITLISTED
+    take_seats(uow.session, places_of(uow.session, registration.id) if places is None else places)
     announce_status(uow, registration)
 
 
@@ -147,7 +168,7 @@ def _first_in_line(session: Session, model, of_what, joined_at):
 
 
 def _take_seat(session: Session, session_id: str) -> bool:
-    return _take(session, EventSession, session_id, EventSession.capacity)
+    return _take(session, EventSession, session_id)
 
 
 def places_of(session: Session, registration_id: str) -> list[SessionPlace]:

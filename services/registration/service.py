@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,12 +38,12 @@ from services.registration.models import (
     SessionPlace,
     TicketType,
 )
-from services.registration.places import confirm, leave, places_of, take_place
+from services.registration.places import confirm, leave, places_of, take_place, take_seats
 from services.registration.wording import DEFAULT_LANGUAGE, N_
 from shared.auth import Principal, secrets_equal
 from shared.db import UnitOfWork
 from shared.errors import Conflict, InvalidRequest, NotFound
-from shared.models import new_id
+from shared.models import new_id, utcnow
 
 
 @dataclass(frozen=True)
@@ -91,53 +91,63 @@ def register(
     now: datetime | None = None,
 ) -> NewRegistration:
     """Take a place if one is left, else join the waitlist; a ticket type that needs approval
-    waits for the organiser. A repeated idempotency key repeats the first answer."""
+    waits for the organiser. A repeated idempotency key repeats the first answer.
+
+    This is the ticket drop's hot path: in the common case (no sessions chosen, no limit per
+    email) one SELECT, the registration's INSERT, the counter's conditional UPDATE, the
+    event's INSERT and the commit, each a Core statement built once."""
     now = now or datetime.now(UTC)
     try:
         with uow:
-            event, ticket_type = _event_and_ticket_type(uow.session, event_id, ticket_type_id)
-            if idempotency_key:
-                earlier = _by_idempotency_key(uow.session, event.id, idempotency_key)
-                if earlier is not None:
-                    return NewRegistration(earlier, False, places_of(uow.session, earlier.id))
-            _check_on_sale(ticket_type, event, now)
-            questions, sessions, answers = _check_choices(uow.session, event, choices)
-            if ticket_type.per_order_limit is not None:
-                _check_per_order_limit(uow.session, ticket_type, attendee["email"])
-            if ticket_type.requires_approval:
+            found = _event_and_ticket_type(uow.session, event_id, ticket_type_id, idempotency_key)
+            if found.earlier_id is not None:
+                earlier = uow.session.get(Registration, found.earlier_id)
+                return NewRegistration(earlier, False, places_of(uow.session, earlier.id))
+            # The row has the event's and the ticket type's fields that the sales window needs.
+            _check_on_sale(found, found, now)
+            questions, sessions, answers = _check_choices(
+                uow.session, event_id, choices, found.asks_questions
+            )
+            if found.per_order_limit is not None:
+                _check_per_order_limit(
+                    uow.session, ticket_type_id, found.per_order_limit, attendee["email"]
+                )
+            if found.requires_approval:
                 status = PENDING_APPROVAL
             else:
                 # What the place counter read a moment ago predicts; the conditional UPDATE
                 # below decides. Stored first, so the counter's row lock is held only for the
                 # UPDATE, the event and the commit.
-                has_room = ticket_type.confirmed_count < ticket_type.quota
-                status = CONFIRMED if has_room else WAITLISTED
-            registration = Registration(
-                id=new_id(),
-                event_id=event.id,
-                ticket_type_id=ticket_type.id,
-                attendee_name=attendee["name"],
-                attendee_email=attendee["email"],
-                language=choices.language,
-                answers=answers,
-                status=status,
-                manage_token=secrets.token_urlsafe(24),
-                idempotency_key=idempotency_key,
+                status = CONFIRMED if found.confirmed_count < found.quota else WAITLISTED
+            registration = _insert_registration(
+                uow.session,
+                {
+                    "event_id": event_id,
+                    "ticket_type_id": ticket_type_id,
+                    "attendee_name": attendee["name"],
+                    "attendee_email": attendee["email"],
+                    "language": choices.language,
+                    "answers": answers,
+                    "status": status,
+                    "idempotency_key": idempotency_key,
+                },
             )
-            uow.session.add(registration)
             places = [
                 SessionPlace(registration_id=registration.id, session_id=s.id, status=REQUESTED)
                 for s in sessions
             ]
             consents = consent_changes(questions, {}, answers, registration.id, choices.language)
-            uow.session.flush()
             uow.session.add_all([*places, *consents])
             if status != PENDING_APPROVAL:
-                if take_place(uow.session, ticket_type.id):
-                    confirm(uow, registration, places)
-                else:
-                    registration.status = WAITLISTED
-                    announce_status(uow, registration)
+                decided = CONFIRMED if take_place(uow.session, ticket_type_id) else WAITLISTED
+                if decided != status:
+                    uow.session.execute(
+                        _SET_STATUS, {"registration_id": registration.id, "status": decided}
+                    )
+                    registration.status = decided
+                if decided == CONFIRMED:
+                    take_seats(uow.session, places)
+                announce_status(uow, registration)
             uow.commit()
             return NewRegistration(registration, True, places)
     except IntegrityError:
@@ -147,6 +157,34 @@ def register(
         with uow:
             earlier = _by_idempotency_key(uow.session, event_id, idempotency_key)
             return NewRegistration(earlier, False, places_of(uow.session, earlier.id))
+
+
+_REGISTRATIONS = Registration.__table__
+_INSERT_REGISTRATION = _REGISTRATIONS.insert()
+# updated_at is the column's onupdate.
+_SET_STATUS = (
+    update(_REGISTRATIONS)
+    .where(_REGISTRATIONS.c.id == bindparam("registration_id"))
+    .values(status=bindparam("status"))
+)
+
+
+def _insert_registration(session: Session, fields: dict) -> Registration:
+    """Store a new registration with one INSERT (no flush, no identity map); return it as
+    callers read it: a Registration with every column set, not attached to the session."""
+    stored_at = utcnow()
+    values = {
+        "id": new_id(),
+        **fields,
+        "manage_token": secrets.token_urlsafe(24),
+        "offer_expires_at": None,
+        "checked_in_at": None,
+        "erased_at": None,
+        "created_at": stored_at,
+        "updated_at": stored_at,
+    }
+    session.execute(_INSERT_REGISTRATION, values)
+    return Registration(**values)
 
 
 def attendee_registration(session: Session, registration_id: str, manage_token: str | None):
@@ -309,26 +347,61 @@ def record_arrival(uow: UnitOfWork, registration_id: str, scanned_at: datetime) 
 # --- checks -------------------------------------------------------------------------------
 
 
-def _event_and_ticket_type(
-    session: Session, event_id: str, ticket_type_id: str
-) -> tuple[Event, TicketType]:
-    """The published event and its ticket type, in one round trip (registration is the hot
-    path)."""
-    row = session.execute(
-        select(Event, TicketType)
-        .outerjoin(
-            TicketType, (TicketType.event_id == Event.id) & (TicketType.id == ticket_type_id)
+_EVENTS, _TICKET_TYPES, _QUESTIONS = Event.__table__, TicketType.__table__, Question.__table__
+_EVENT_AND_TICKET_TYPE = (
+    select(
+        _EVENTS.c.ends_at,
+        _TICKET_TYPES.c.id.label("ticket_type_id"),
+        _TICKET_TYPES.c.quota,
+        _TICKET_TYPES.c.confirmed_count,
+        _TICKET_TYPES.c.sales_opens_at,
+        _TICKET_TYPES.c.sales_closes_at,
+        _TICKET_TYPES.c.per_order_limit,
+        _TICKET_TYPES.c.requires_approval,
+        exists()
+        .where(_QUESTIONS.c.event_id == _EVENTS.c.id, _QUESTIONS.c.removed_at.is_(None))
+        .label("asks_questions"),
+        select(_REGISTRATIONS.c.id)
+        .where(
+            _REGISTRATIONS.c.event_id == _EVENTS.c.id,
+            _REGISTRATIONS.c.idempotency_key == bindparam("idempotency_key"),
         )
-        .where(Event.id == event_id, Event.status == PUBLISHED)
+        .scalar_subquery()
+        .label("earlier_id"),
+    )
+    .select_from(
+        _EVENTS.outerjoin(
+            _TICKET_TYPES,
+            (_TICKET_TYPES.c.event_id == _EVENTS.c.id)
+            & (_TICKET_TYPES.c.id == bindparam("ticket_type_id")),
+        )
+    )
+    .where(_EVENTS.c.id == bindparam("event_id"), _EVENTS.c.status == PUBLISHED)
+)
+
+
+def _event_and_ticket_type(
+    session: Session, event_id: str, ticket_type_id: str, idempotency_key: str | None
+):
+    """In one round trip (registration is the hot path): what the published event and its
+    ticket type decide, whether the event asks questions, and the registration an earlier
+    request with this idempotency key made, if any."""
+    row = session.execute(
+        _EVENT_AND_TICKET_TYPE,
+        {
+            "event_id": event_id,
+            "ticket_type_id": ticket_type_id,
+            "idempotency_key": idempotency_key,
+        },
     ).first()
     if row is None:
         raise NotFound(N_("No such published event."))
-    if row.TicketType is None:
+    if row.ticket_type_id is None:
         raise InvalidRequest(
             N_("Unknown ticket type."),
             errors={"json": {"ticket_type_id": [N_("Not a ticket type of this event.")]}},
         )
-    return row.Event, row.TicketType
+    return row
 
 
 def _check_on_sale(ticket_type: TicketType, event: Event, now: datetime) -> None:
@@ -340,7 +413,7 @@ def _check_on_sale(ticket_type: TicketType, event: Event, now: datetime) -> None
 
 
 def _check_choices(
-    session: Session, event: Event, choices: Choices
+    session: Session, event_id: str, choices: Choices, asks_questions: bool
 ) -> tuple[list[Question], list[EventSession], dict]:
     """The event's questions, the sessions chosen and the answers to keep; or every mistake."""
     errors = {}
@@ -349,13 +422,13 @@ def _check_choices(
         sessions = list(
             session.scalars(
                 select(EventSession)
-                .where(EventSession.id.in_(choices.session_ids), EventSession.event_id == event.id)
+                .where(EventSession.id.in_(choices.session_ids), EventSession.event_id == event_id)
                 .order_by(EventSession.id)
             )
         )
         if len(sessions) != len(set(choices.session_ids)):
             errors["session_ids"] = [N_("Not a session of this event.")]
-    questions = questions_of(session, event.id)
+    questions = questions_of(session, event_id) if asks_questions else []
     answers, answer_errors = check_answers(questions, choices.answers)
     if answer_errors:
         errors["answers"] = answer_errors
@@ -363,26 +436,22 @@ def _check_choices(
     return questions, sessions, answers
 
 
-def _check_per_order_limit(session: Session, ticket_type: TicketType, email: str) -> None:
+def _check_per_order_limit(session: Session, ticket_type_id: str, limit: int, email: str) -> None:
     # Serialise registrations of this ticket type while counting, so two at once cannot
     # both slip under the limit.
-    session.execute(select(TicketType.id).where(TicketType.id == ticket_type.id).with_for_update())
+    session.execute(select(TicketType.id).where(TicketType.id == ticket_type_id).with_for_update())
     held = session.scalar(
         select(func.count())
         .select_from(Registration)
         .where(
-            Registration.ticket_type_id == ticket_type.id,
+            Registration.ticket_type_id == ticket_type_id,
             func.lower(Registration.attendee_email) == email.lower(),
             Registration.status.in_(LIVE),
         )
     )
-    if held >= ticket_type.per_order_limit:
+    if held >= limit:
         message = N_("This email address already has as many registrations as allowed.")
-        raise Conflict(
-            message,
-            limit=ticket_type.per_order_limit,
-            errors={"json": {"attendee": {"email": [message]}}},
-        )
+        raise Conflict(message, limit=limit, errors={"json": {"attendee": {"email": [message]}}})
 
 
 def _refuse_if(errors: dict) -> None:
