@@ -212,8 +212,9 @@ class ServedApp:
 
 
 @contextmanager
-def embedded_loopgate(data_dir):
-    """A whole embedded Loopgate on a real port, rate limit off: a CoreFlow with `.system`."""
+def embedded_loopgate(data_dir, rate_limit: str = "off"):
+    """A whole embedded Loopgate on a real port, rate limit off unless given: a CoreFlow with
+    `.system`."""
     from shared.embedded import EmbeddedSystem
     from shared.settings import Settings
 
@@ -221,7 +222,7 @@ def embedded_loopgate(data_dir):
         {
             "LOOPGATE_DATA_DIR": str(data_dir),
             "LOOPGATE_BOOTSTRAP_TOKEN": ORGANISER_TOKEN,
-            "LOOPGATE_RATE_LIMIT": "off",
+            "LOOPGATE_RATE_LIMIT": rate_limit,
         }
     )
     system = EmbeddedSystem(settings)

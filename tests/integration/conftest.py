@@ -1,6 +1,7 @@
 import pytest
 
 from tests.integration.distributed import DistributedLoopgate
+from tests.integration.hostile_requests import loopgate, world  # noqa: F401 (fixtures)
 from tests.support import CoreFlow
 
 
