@@ -72,8 +72,24 @@ class Gunicorn:
         self._process.terminate()
         self._process.wait(10)
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU of the gunicorn master and its workers so far (/proc): what
+        a request costs the server, whatever else the shared machine is running."""
+        pid = self._process.pid
+        workers = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        stats = [
+            Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split() for p in [pid, *workers]
+        ]
+        return sum(int(stat[11]) + int(stat[12]) for stat in stats) / os.sysconf("SC_CLK_TCK")
 
-def figures(result, places_sold: int | None = None) -> dict:
+    def race(self, *args) -> tuple:
+        """bench's race against this server, and the server CPU it cost."""
+        before = self.cpu_seconds()
+        result = race(self.url, *args)
+        return result, self.cpu_seconds() - before
+
+
+def figures(result, cpu_seconds: float, places_sold: int | None = None) -> dict:
     return {
         "requests": sum(result.statuses.values()),
         "answers": dict(result.statuses),
@@ -86,6 +102,7 @@ def figures(result, places_sold: int | None = None) -> dict:
         "p50_ms": round(result.percentile(0.50) * 1000, 1),
         "p99_ms": round(result.percentile(0.99) * 1000, 1),
         "oversold": None if places_sold is None else max(places_sold - PLACES, 0),
+        "server_cpu_ms_per_request": round(cpu_seconds * 1000 / sum(result.statuses.values()), 2),
     }
 
 
@@ -108,9 +125,9 @@ def registration_drop(data_dir: str) -> dict:
             warm_up = flow.published_event(quota=50)
             race(served.url, *warm_up, 100, CLIENTS)
             event_id, ticket_type_id = flow.published_event(quota=PLACES)
-            result = race(served.url, event_id, ticket_type_id, REQUESTS, CLIENTS)
+            result, cpu = served.race(event_id, ticket_type_id, REQUESTS, CLIENTS)
         confirmed, counter = places_sold(runtime, event_id, ticket_type_id)
-        return figures(result, max(confirmed, counter))
+        return figures(result, cpu, max(confirmed, counter))
     finally:
         runtime.dispose()
 
@@ -118,7 +135,7 @@ def registration_drop(data_dir: str) -> dict:
 def bare_flask() -> dict:
     with Gunicorn("bench.bare_app:create_app()", {}) as served:
         race(served.url, "warm-up", "x", 100, CLIENTS)
-        return figures(race(served.url, "drop", "x", REQUESTS, CLIENTS))
+        return figures(*served.race("drop", "x", REQUESTS, CLIENTS))
 
 
 def main() -> None:
@@ -131,23 +148,31 @@ def main() -> None:
     results["ratio_to_bare_flask"] = round(
         registration["requests_per_minute"] / bare["requests_per_minute"], 2
     )
+    results["cpu_ratio_to_bare_flask"] = round(
+        bare["server_cpu_ms_per_request"] / registration["server_cpu_ms_per_request"], 2
+    )
     print(
         f"\nticket drop: {REQUESTS} registrations for {PLACES} places, {CLIENTS} clients, "
         f"gunicorn {' '.join(GUNICORN)}, PostgreSQL"
     )
     print(
         f"{'':<14}{'confirmed/min':>14}{'requests/min':>14}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'oversold':>10}"
+        f"{'oversold':>10}{'server CPU ms/request':>23}"
     )
     for name, row in (("registration", registration), ("bare Flask", bare)):
         confirmed = row["confirmed_per_minute"] if name == "registration" else "-"
         oversold = row["oversold"] if row["oversold"] is not None else "-"
         print(
             f"{name:<14}{confirmed:>14}{row['requests_per_minute']:>14}{row['p50_ms']:>9}"
-            f"{row['p99_ms']:>9}{oversold:>10}"
+            f"{row['p99_ms']:>9}{oversold:>10}{row['server_cpu_ms_per_request']:>23}"
         )
     print(f"answers: {registration['answers']}")
-    print(f"registration throughput / bare Flask: {results['ratio_to_bare_flask']}")
+    print(
+        f"registration throughput / bare Flask: {results['ratio_to_bare_flask']}; the same by "
+        f"server CPU per request, which other load on the machine does not skew: "
+        f"{results['cpu_ratio_to_bare_flask']}; load average now {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores"
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ticket_drop.json").write_text(json.dumps(results, indent=2) + "\n")
 
