@@ -6,11 +6,13 @@ from collections.abc import Callable
 from functools import wraps
 from http import HTTPStatus
 
+import flask_smorest
 import swagger_ui_bundle
 from flask import Flask, Response, current_app, g, json, request, send_from_directory
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
+from flask_smorest.utils import resolve_schema_instance
 from kombu import Connection
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -60,6 +62,14 @@ def problem(status: int, detail: str | None = None, slug: str | None = None, **e
         body["detail"] = detail
     body.update(extra)
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, building each argument schema once: given a class, webargs
+    would build a new schema for every request, which costs more than the parsing."""
+
+    def arguments(self, schema, **kwargs):
+        return super().arguments(resolve_schema_instance(schema), **kwargs)
 
 
 class ProblemApi(Api):
@@ -226,9 +236,7 @@ def require_role(*roles: str) -> Callable:
             token = bearer_token()
             if token is None:
                 return problem(401, "A bearer token is required.")
-            runtime = current_runtime()
-            with runtime.session_factory() as session:
-                principal = authenticate(session, runtime.tables.tokens, token)
+            principal = _principal_of(token)
             if principal is None:
                 return problem(401, "The bearer token is not valid.")
             if principal.role not in roles:
@@ -239,6 +247,16 @@ def require_role(*roles: str) -> Callable:
         return wrapper
 
     return decorator
+
+
+def _principal_of(token: str) -> Principal | None:
+    runtime = current_runtime()
+
+    def look_up() -> Principal | None:
+        with runtime.session_factory() as session:
+            return authenticate(session, runtime.tables.tokens, token)
+
+    return runtime.recent_tokens.principal(token, look_up)
 
 
 def current_principal() -> Principal:

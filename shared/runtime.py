@@ -16,6 +16,7 @@ from shared.auth import (
     DEFAULT_ORGANISATION,
     ORGANISER,
     Principal,
+    RecentTokens,
     bootstrap_organiser_token,
     ensure_token,
 )
@@ -57,6 +58,7 @@ class ServiceRuntime:
             settings.relay_poll_seconds,
         )
         self._outbox_writer = OutboxWriter(self.tables.outbox, self.name)
+        self.recent_tokens = RecentTokens()
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, self._outbox_writer, self.relay.wake.set)

@@ -2,13 +2,12 @@ import json
 from functools import wraps
 
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from services.checkin import schemas, service
 from services.checkin.compressed_uploads import MAX_INFLATED_BYTES
 from services.checkin.scanning import ScanRequest
 from shared.auth import ORGANISER, STAFF
-from shared.http import current_principal, current_runtime, require_role
+from shared.http import Blueprint, current_principal, current_runtime, require_role
 
 blp = Blueprint("checkin", __name__, description="Check-in lists, door devices and scans")
 
@@ -195,11 +194,14 @@ def list_devices(event_id):
 @blp.response(200, schemas.DeviceOut)
 @blp.doc(security=BEARER)
 def revoke_device(device_id):
-    """Revoke a device's token: its next request is refused."""
+    """Revoke a device's token: refused from its next request on (within 5 seconds on
+    the service's other processes)."""
     runtime = current_runtime()
-    return service.revoke_device(
+    device = service.revoke_device(
         runtime.unit_of_work(), current_principal(), runtime.tables.tokens, str(device_id)
     )
+    runtime.recent_tokens.forget_all()
+    return device
 
 
 # --- the organiser's dashboard -----------------------------------------------------------
