@@ -114,18 +114,23 @@ def base45_encode(data: bytes) -> str:
 
 
 def base45_decode(text: str) -> bytes:
+    # Every door scan decodes one: arithmetic on whole groups, not per-digit sums.
     if len(text) % 3 == 1:
         raise ValueError("base45 text has a dangling character")
     try:
         values = [_BASE45_VALUES[char] for char in text]
     except KeyError:
         raise ValueError("not a base45 character") from None
+    whole = len(values) - len(values) % 3
     out = bytearray()
-    for index in range(0, len(values), 3):
-        group = values[index : index + 3]
-        number = sum(value * 45**position for position, value in enumerate(group))
-        size = 2 if len(group) == 3 else 1
-        if number >= 256**size:
+    for index in range(0, whole, 3):
+        number = values[index] + values[index + 1] * 45 + values[index + 2] * 2025
+        if number > 0xFFFF:
             raise ValueError("base45 group out of range")
-        out += number.to_bytes(size, "big")
+        out += number.to_bytes(2, "big")
+    if whole < len(values):
+        number = values[whole] + values[whole + 1] * 45
+        if number > 0xFF:
+            raise ValueError("base45 group out of range")
+        out.append(number)
     return bytes(out)
