@@ -1,9 +1,8 @@
 from flask import Response, request, url_for
-from flask_smorest import Blueprint
 
 from services.ticketing import schemas, service
 from shared.auth import ORGANISER
-from shared.http import current_principal, current_runtime, manage_token, require_role
+from shared.http import Blueprint, current_principal, current_runtime, manage_token, require_role
 
 blp = Blueprint("ticketing", __name__, description="Tickets, QR codes and signing keys")
 

@@ -15,14 +15,13 @@ from email.parser import BytesParser
 
 from flask import Response, make_response, render_template, request, url_for
 from flask_babel import format_datetime, get_locale
-from flask_smorest import Blueprint
 
 from services.ticketing import schemas, service
 from services.ticketing.mail_delivery import MailboxFolder
 from services.ticketing.models import Ticket
 from services.ticketing.ticket_view import ticket_view
 from shared.errors import NotFound
-from shared.http import current_runtime, manage_token
+from shared.http import Blueprint, current_runtime, manage_token
 from shared.i18n import LANGUAGE_NAMES, LOCALES
 
 blp = Blueprint(
