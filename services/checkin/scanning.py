@@ -17,11 +17,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from services.checkin.lists import EntryRule, may_scan_for
 from services.checkin.models import (
@@ -64,36 +65,88 @@ DIRECTIONS = (IN, OUT)
 # Rows asked for in one IN (...) clause; SQLite and PostgreSQL both cap bound parameters.
 _CHUNK = 2000
 
+
+class _Columns:
+    """Some columns of a table read into plain records: building the ORM's objects costs
+    more than running the door's query, and a judgement changes nothing through them."""
+
+    def __init__(self, table, *names: str):
+        self.columns = [table.c[name] for name in names]
+        self._names = names
+
+    def record(self, row, start: int) -> SimpleNamespace | None:
+        values = row[start : start + len(self._names)]
+        if values[0] is None:  # the outer join found nothing
+            return None
+        return SimpleNamespace(**dict(zip(self._names, values, strict=True)))
+
+
+_TICKET = _Columns(
+    RosterTicket.__table__,
+    "id",
+    "event_id",
+    "registration_id",
+    "ticket_type_id",
+    "attendee_name",
+    "valid_from",
+    "valid_until",
+    "revoked_at",
+)
+_EVENT = _Columns(EventInfo.__table__, "id", "organisation_id", "timezone", "ticket_type_names")
+_LIST_FIELDS = ("id", "event_id", "name", "ticket_type_ids", "opens_at", "closes_at", "reentry")
+_LIST = _Columns(CheckinList.__table__, *_LIST_FIELDS)
+_DEFAULT_LIST_TABLE = CheckinList.__table__.alias("default_list")
+_DEFAULT_LIST = _Columns(_DEFAULT_LIST_TABLE, *_LIST_FIELDS)
+_ADMISSION = _Columns(
+    Admission.__table__,
+    "id",
+    "list_id",
+    "entry_key",
+    "scan_id",
+    "admitted_at",
+    "exited_at",
+    "exit_scan_id",
+)
+_ADMITTED_ON = CheckinList.__table__.alias("admitted_on")
+
 # The statements of every judgement, built once: building them per scan costs more CPU than
 # running them. Each takes its ids as the expanding parameter "ids".
 _IDS = bindparam("ids", expanding=True)
 _RECORDED_ANSWERS = select(Scan.scan_id, Scan.answer).where(
     Scan.organisation_id == bindparam("organisation"), Scan.scan_id.in_(_IDS)
 )
-_LISTS = select(CheckinList).where(CheckinList.id.in_(_IDS))
+_TICKETS, _EVENTS, _ADMISSIONS = (
+    RosterTicket.__table__,
+    EventInfo.__table__,
+    Admission.__table__,
+)
+_LISTS = select(*_LIST.columns).where(CheckinList.__table__.c.id.in_(_IDS))
+_WITH_DEFAULT_LIST = (_DEFAULT_LIST_TABLE.c.event_id == _EVENTS.c.id) & (
+    _DEFAULT_LIST_TABLE.c.is_default.is_(True)
+)
 # A ticket with its event, the event's default list and its admissions with their gates:
 # one round trip for what an online scan reads.
-_DEFAULT_LIST = aliased(CheckinList, name="default_list")
-_ADMITTED_ON = aliased(CheckinList, name="admitted_on")
 _TICKETS_WITH_STATE = (
-    select(RosterTicket, EventInfo, _DEFAULT_LIST, Admission, _ADMITTED_ON.name)
-    .join(EventInfo, EventInfo.id == RosterTicket.event_id)
-    .outerjoin(
-        _DEFAULT_LIST,
-        (_DEFAULT_LIST.event_id == EventInfo.id) & _DEFAULT_LIST.is_default.is_(True),
+    select(
+        *_TICKET.columns,
+        *_EVENT.columns,
+        *_DEFAULT_LIST.columns,
+        *_ADMISSION.columns,
+        _ADMITTED_ON.c.name,
     )
-    .outerjoin(Admission, Admission.ticket_id == RosterTicket.id)
-    .outerjoin(_ADMITTED_ON, _ADMITTED_ON.id == Admission.list_id)
-    .where(RosterTicket.id.in_(_IDS))
-    .order_by(Admission.admitted_at)
+    .select_from(_TICKETS)
+    .join(_EVENTS, _EVENTS.c.id == _TICKETS.c.event_id)
+    .outerjoin(_DEFAULT_LIST_TABLE, _WITH_DEFAULT_LIST)
+    .outerjoin(_ADMISSIONS, _ADMISSIONS.c.ticket_id == _TICKETS.c.id)
+    .outerjoin(_ADMITTED_ON, _ADMITTED_ON.c.id == _ADMISSIONS.c.list_id)
+    .where(_TICKETS.c.id.in_(_IDS))
+    .order_by(_ADMISSIONS.c.admitted_at)
 )
 _EVENTS_WITH_DEFAULT_LIST = (
-    select(EventInfo, _DEFAULT_LIST)
-    .outerjoin(
-        _DEFAULT_LIST,
-        (_DEFAULT_LIST.event_id == EventInfo.id) & _DEFAULT_LIST.is_default.is_(True),
-    )
-    .where(EventInfo.id.in_(_IDS))
+    select(*_EVENT.columns, *_DEFAULT_LIST.columns)
+    .select_from(_EVENTS)
+    .outerjoin(_DEFAULT_LIST_TABLE, _WITH_DEFAULT_LIST)
+    .where(_EVENTS.c.id.in_(_IDS))
 )
 # Core executemany on the tables: the ORM's bulk insert costs more per row, and a batch
 # writes thousands.
@@ -182,12 +235,14 @@ def _recorded_answers(session: Session, organisation: str, scan_ids: list[str]) 
 
 
 def _rows_in(session: Session, statement, ids: Iterable, **parameters) -> list:
-    """The rows of `statement` for `ids` (its expanding "ids" parameter), a chunk at a time."""
+    """The rows of `statement` for `ids` (its expanding "ids" parameter), a chunk at a time,
+    through the session's connection (its transaction, without the ORM's execution)."""
     ids = list(dict.fromkeys(ids))
+    connection = session.connection()
     rows = []
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        rows += session.execute(statement, {"ids": chunk, **parameters}).all()
+        rows += connection.execute(statement, {"ids": chunk, **parameters}).all()
     return rows
 
 
@@ -226,7 +281,8 @@ class _Door:
         self._load_tickets(ticket_ids)
         list_ids = {r.list_id for r in requests if r.list_id is not None}
         if list_ids:
-            self.lists = {item.id: item for (item,) in _rows_in(self.session, _LISTS, list_ids)}
+            rows = _rows_in(self.session, _LISTS, list_ids)
+            self.lists = {row.id: _LIST.record(row, 0) for row in rows}
         event_ids = {str(claims.event_id) for claims in claimed}
         event_ids |= {item.event_id for item in self.lists.values()}
         self._load_events(event_ids - set(self.events))
@@ -239,9 +295,16 @@ class _Door:
         """The tickets with their events, default lists and admissions, in one query (per
         chunk of ids): the online scan's round trips are what its latency is made of."""
         rows = _rows_in(self.session, _TICKETS_WITH_STATE, ticket_ids)
-        for ticket, event, default, admission, gate in rows:
+        event_at = len(_TICKET.columns)
+        default_at = event_at + len(_EVENT.columns)
+        admission_at = default_at + len(_DEFAULT_LIST.columns)
+        for row in rows:
+            ticket = self.tickets.get(row[0]) or _TICKET.record(row, 0)
             self.tickets[ticket.id] = ticket
-            self._know_event(event, default)
+            if ticket.event_id not in self.events:
+                event = _EVENT.record(row, event_at)
+                self._know_event(event, _DEFAULT_LIST.record(row, default_at))
+            admission = _ADMISSION.record(row, admission_at)
             if admission is not None:
                 self.admissions[(admission.list_id, ticket.id)].append(
                     _Entry(
@@ -251,7 +314,7 @@ class _Door:
                         entry_key=admission.entry_key,
                         scan_id=admission.scan_id,
                         admitted_at=admission.admitted_at,
-                        gate=gate,
+                        gate=row[-1],
                         exited_at=admission.exited_at,
                         exit_scan_id=admission.exit_scan_id,
                     )
@@ -259,8 +322,9 @@ class _Door:
 
     def _load_events(self, event_ids: set[str]) -> None:
         """Events the tickets did not bring: of codes not in the roster, of chosen lists."""
-        for event, default in _rows_in(self.session, _EVENTS_WITH_DEFAULT_LIST, event_ids):
-            self._know_event(event, default)
+        default_at = len(_EVENT.columns)
+        for row in _rows_in(self.session, _EVENTS_WITH_DEFAULT_LIST, event_ids):
+            self._know_event(_EVENT.record(row, 0), _DEFAULT_LIST.record(row, default_at))
 
     def _know_event(self, event: EventInfo, default: CheckinList | None) -> None:
         self.events[event.id] = event
@@ -411,9 +475,12 @@ class _Door:
     # --- writing ---------------------------------------------------------------------------
 
     def write(self) -> None:
+        # Core statements on the session's connection: in its transaction, without the ORM's
+        # execution, which costs more than these statements.
+        connection = self.session.connection()
         new = [entry for entries in self.admissions.values() for entry in entries if entry.is_new]
         if new:
-            self.session.execute(
+            connection.execute(
                 _INSERT_ADMISSIONS,
                 [
                     {
@@ -433,7 +500,7 @@ class _Door:
             unchanged_since = Admission.scan_id == seen["scan_id"]
             if seen["exited"] is None:
                 unchanged_since &= Admission.exited_at.is_(None)
-            result = self.session.execute(
+            result = connection.execute(
                 update(Admission)
                 .where(Admission.id == entry.id, unchanged_since)
                 .values(
@@ -442,22 +509,20 @@ class _Door:
                     exited_at=entry.exited_at,
                     exit_scan_id=entry.exit_scan_id,
                 )
-                .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:
                 raise LostRace(entry.id)
         for scan_id, by in self.superseded.items():
-            self.session.execute(
+            connection.execute(
                 update(Scan)
                 .where(
                     Scan.organisation_id == self.principal.organisation_id,
                     Scan.scan_id == scan_id,
                 )
                 .values(superseded_by=by)
-                .execution_options(synchronize_session=False)
             )
         if self.scan_rows:
-            self.session.execute(_INSERT_SCANS, self.scan_rows)
+            connection.execute(_INSERT_SCANS, self.scan_rows)
 
 
 def _verified(payload: str, keys: "_PublicKeys"):

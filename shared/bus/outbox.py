@@ -59,7 +59,8 @@ class OutboxWriter:
 
     def __call__(self, session: Session, event_type: str, data: dict, correlation_id) -> None:
         envelope = make_envelope(event_type, data, self._source, correlation_id)
-        session.execute(
+        # Through the session's connection: in its transaction, without the ORM's execution.
+        session.connection().execute(
             self._insert,
             {
                 "id": envelope["id"],
@@ -89,7 +90,7 @@ class OutboxWriter:
         if errors:
             raise ContractError(f"{event_type}: errors {errors}")
         now = datetime.now(UTC)
-        session.execute(
+        session.connection().execute(
             self._insert,
             [
                 {
