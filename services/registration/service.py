@@ -170,20 +170,18 @@ _SET_STATUS = (
 
 
 def _insert_registration(session: Session, fields: dict) -> Registration:
-    """Store a new registration with one INSERT (no flush, no identity map); return it as
-    callers read it: a Registration with every column set, not attached to the session."""
+    """Store a new registration with one INSERT on the session's connection (no flush, no
+    identity map); return it as callers read it, a Registration not attached to the session
+    (the columns left out, such as offer_expires_at, are NULL and read as None)."""
     stored_at = utcnow()
     values = {
         "id": new_id(),
         **fields,
         "manage_token": secrets.token_urlsafe(24),
-        "offer_expires_at": None,
-        "checked_in_at": None,
-        "erased_at": None,
         "created_at": stored_at,
         "updated_at": stored_at,
     }
-    session.execute(_INSERT_REGISTRATION, values)
+    session.connection().execute(_INSERT_REGISTRATION, values)
     return Registration(**values)
 
 
@@ -386,14 +384,12 @@ def _event_and_ticket_type(
     """In one round trip (registration is the hot path): what the published event and its
     ticket type decide, whether the event asks questions, and the registration an earlier
     request with this idempotency key made, if any."""
-    row = session.execute(
-        _EVENT_AND_TICKET_TYPE,
-        {
-            "event_id": event_id,
-            "ticket_type_id": ticket_type_id,
-            "idempotency_key": idempotency_key,
-        },
-    ).first()
+    keys = {
+        "event_id": event_id,
+        "ticket_type_id": ticket_type_id,
+        "idempotency_key": idempotency_key,
+    }
+    row = session.connection().execute(_EVENT_AND_TICKET_TYPE, keys).first()
     if row is None:
         raise NotFound(N_("No such published event."))
     if row.ticket_type_id is None:

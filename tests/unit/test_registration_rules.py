@@ -8,6 +8,8 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy import update
 
 from services.registration.models import Event, TicketType
 from shared.errors import Conflict, InvalidRequest, NotFound
@@ -71,6 +73,69 @@ def test_a_waitlisted_registration_is_announced_as_waitlisted_and_not_as_confirm
         "ticket_type_id": ticket_type.id,
     }
     assert desk.published("registration.confirmed") == []
+
+
+def _counter_moved_before_the_update(monkeypatch, confirmed_count):
+    """Between the registration's read of the place counter and its conditional UPDATE,
+    other registrations move the counter to `confirmed_count` (in the same transaction here:
+    SQLite lets one writer in at a time)."""
+    from services.registration import service
+
+    take_place = service.take_place
+
+    def moved_then_taken(session, ticket_type_id):
+        session.execute(
+            update(TicketType)
+            .where(TicketType.id == ticket_type_id)
+            .values(confirmed_count=confirmed_count)
+        )
+        return take_place(session, ticket_type_id)
+
+    monkeypatch.setattr(service, "take_place", moved_then_taken)
+
+
+def test_a_place_taken_after_the_counter_was_read_leaves_the_registration_waitlisted(
+    desk, monkeypatch
+):
+    event, ticket_type = desk.published_event(quota=1)
+    _counter_moved_before_the_update(monkeypatch, confirmed_count=1)
+
+    ada = desk.registered(event, ticket_type, name="Ada Lovelace")
+
+    assert ada.status == "waitlisted"
+    assert desk.current(ada).status == "waitlisted"
+    assert desk.published_types() == ["event.published", "registration.waitlisted"]
+
+
+def test_a_place_freed_after_the_counter_was_read_confirms_the_registration(desk, monkeypatch):
+    event, ticket_type = desk.published_event(quota=1)
+    desk.registered(event, ticket_type, name="Grace Hopper")
+    _counter_moved_before_the_update(monkeypatch, confirmed_count=0)
+
+    ada = desk.registered(event, ticket_type, name="Ada Lovelace")
+
+    assert ada.status == "confirmed"
+    assert desk.current(ada).status == "confirmed"
+    assert ids_in(desk.published("registration.confirmed"))[-1] == ada.id
+
+
+def test_a_registration_takes_four_statements_and_the_commit(desk):
+    """The ticket drop's hot path: the event with its ticket type, the registration, the
+    place, the event for the bus."""
+    event, ticket_type = desk.published_event(quota=1)
+    statements = []
+
+    def count(connection, cursor, statement, *args):
+        statements.append(statement.split()[0])
+
+    sqlalchemy_event.listen(desk.runtime.engine, "before_cursor_execute", count)
+    try:
+        desk.registered(event, ticket_type)
+    finally:
+        sqlalchemy_event.remove(desk.runtime.engine, "before_cursor_execute", count)
+
+    # SQLite's BEGIN IMMEDIATE (shared/db.py) is sent as a statement too.
+    assert [s for s in statements if s != "BEGIN"] == ["SELECT", "INSERT", "UPDATE", "INSERT"]
 
 
 # --- idempotency -------------------------------------------------------------------------
