@@ -6,14 +6,16 @@ of failing half-way with "database is locked" at their first write.
 """
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.logs import current_correlation_id
@@ -21,17 +23,46 @@ from shared.logs import current_correlation_id
 log = logging.getLogger(__name__)
 
 
+# A pooled connection unused for longer than this is pinged before it is handed out.
+IDLE_PING_SECONDS = 2.0
+
+
 def create_database_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=10,
         max_overflow=20,
-        pool_pre_ping=True,
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a pooled connection only when it has lain idle: pinging every checkout
+    (pool_pre_ping) costs a round trip and more CPU than a door scan's own queries. A
+    connection in steady use that the server dropped (a restart) fails its next statement
+    instead; SQLAlchemy then renews the whole pool, and the request answers 503 with
+    Retry-After (shared/http.py) while consumers retry."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record):
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except psycopg.Error as error:
+            # The pool throws this connection away and checks out another.
+            raise DisconnectionError(str(error)) from error
 
 
 def _sqlite_engine(url: str) -> Engine:
