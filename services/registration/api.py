@@ -1,18 +1,21 @@
 from flask import Response, url_for
-from flask_smorest import Blueprint
 
 from services.registration import csv_export, event_admin, personal_data, schemas, service
 from services.registration.answers import questions_of
 from services.registration.wording import DEFAULT_LANGUAGE
 from shared.auth import ORGANISER
-from shared.http import current_principal, current_runtime, manage_token, require_role, wants_csv
+from shared.http import (
+    Blueprint,
+    current_principal,
+    current_runtime,
+    manage_token,
+    require_role,
+    wants_csv,
+)
 
 blp = Blueprint("registration", __name__, description="Events, ticket types and registrations")
 
 ORGANISER_ONLY = [{"bearer": []}]
-
-# Argument schemas are given as instances: given a class, webargs builds a new schema (and
-# deep-copies every field) on each request. Schemas keep no per-call state.
 
 
 def with_details(session, event):
@@ -62,7 +65,7 @@ def register_attendee(event_id, fields: dict, idempotency_key: str | None):
 
 
 @blp.route("/events", methods=["GET"])
-@blp.arguments(schemas.PublishedEventsQuery(), location="query")
+@blp.arguments(schemas.PublishedEventsQuery, location="query")
 @blp.response(200, schemas.EventOut(many=True))
 def list_published_events(query):
     """Published events with their remaining places, optionally of one category."""
@@ -80,8 +83,8 @@ def get_published_event(event_id):
 
 
 @blp.route("/events/<uuid:event_id>/registrations", methods=["POST"])
-@blp.arguments(schemas.RegistrationCreate())
-@blp.arguments(schemas.IdempotencyHeader(), location="headers")
+@blp.arguments(schemas.RegistrationCreate)
+@blp.arguments(schemas.IdempotencyHeader, location="headers")
 @blp.response(201, schemas.RegistrationCreated)
 def register(fields, headers, event_id):
     """Register an attendee: confirmed while places last, then waitlisted (or pending approval
@@ -97,7 +100,7 @@ def register(fields, headers, event_id):
 
 
 @blp.route("/registrations/<uuid:registration_id>", methods=["GET"])
-@blp.arguments(schemas.ManageTokenQuery(), location="query")
+@blp.arguments(schemas.ManageTokenQuery, location="query")
 @blp.response(200, schemas.RegistrationOut)
 def get_registration(query, registration_id):
     """An attendee's own registration, opened with its manage token."""
@@ -107,8 +110,8 @@ def get_registration(query, registration_id):
 
 
 @blp.route("/registrations/<uuid:registration_id>", methods=["PATCH"])
-@blp.arguments(schemas.AnswersChange())
-@blp.arguments(schemas.ManageTokenQuery(), location="query")
+@blp.arguments(schemas.AnswersChange)
+@blp.arguments(schemas.ManageTokenQuery, location="query")
 @blp.response(200, schemas.RegistrationOut)
 def change_answers(fields, query, registration_id):
     """Change answers with the manage token; answers not sent stay as they were."""
@@ -119,7 +122,7 @@ def change_answers(fields, query, registration_id):
 
 
 @blp.route("/registrations/<uuid:registration_id>/cancel", methods=["POST"])
-@blp.arguments(schemas.ManageTokenQuery(), location="query")
+@blp.arguments(schemas.ManageTokenQuery, location="query")
 @blp.response(200, schemas.RegistrationOut)
 def cancel_registration(query, registration_id):
     """Cancel with the manage token; the place goes to the first on the waitlist."""
@@ -127,7 +130,7 @@ def cancel_registration(query, registration_id):
 
 
 @blp.route("/registrations/<uuid:registration_id>/claim", methods=["POST"])
-@blp.arguments(schemas.ManageTokenQuery(), location="query")
+@blp.arguments(schemas.ManageTokenQuery, location="query")
 @blp.response(200, schemas.RegistrationOut)
 def claim_offered_place(query, registration_id):
     """Claim a place offered from the waitlist, before the offer lapses (manage token)."""
@@ -139,7 +142,7 @@ def claim_offered_place(query, registration_id):
 
 @blp.route("/events", methods=["POST"])
 @require_role(ORGANISER)
-@blp.arguments(schemas.EventCreate())
+@blp.arguments(schemas.EventCreate)
 @blp.response(201, schemas.EventOut)
 @blp.doc(security=ORGANISER_ONLY)
 def create_event(fields):
@@ -171,7 +174,7 @@ def get_own_event(event_id):
 
 @blp.route("/events/<uuid:event_id>", methods=["PATCH"])
 @require_role(ORGANISER)
-@blp.arguments(schemas.EventChange())
+@blp.arguments(schemas.EventChange)
 @blp.response(200, schemas.EventOut)
 @blp.doc(security=ORGANISER_ONLY)
 def update_event(fields, event_id):
@@ -209,7 +212,7 @@ def cancel_event(event_id):
 
 @blp.route("/events/<uuid:event_id>/ticket-types", methods=["POST"])
 @require_role(ORGANISER)
-@blp.arguments(schemas.TicketTypeCreate())
+@blp.arguments(schemas.TicketTypeCreate)
 @blp.response(201, schemas.TicketTypeOut)
 @blp.doc(security=ORGANISER_ONLY)
 def add_ticket_type(fields, event_id):
@@ -219,7 +222,7 @@ def add_ticket_type(fields, event_id):
 
 @blp.route("/ticket-types/<uuid:ticket_type_id>", methods=["PATCH"])
 @require_role(ORGANISER)
-@blp.arguments(schemas.TicketTypeChange())
+@blp.arguments(schemas.TicketTypeChange)
 @blp.response(200, schemas.TicketTypeOut)
 @blp.doc(security=ORGANISER_ONLY)
 def update_ticket_type(fields, ticket_type_id):
@@ -229,7 +232,7 @@ def update_ticket_type(fields, ticket_type_id):
 
 @blp.route("/events/<uuid:event_id>/sessions", methods=["POST"])
 @require_role(ORGANISER)
-@blp.arguments(schemas.SessionCreate())
+@blp.arguments(schemas.SessionCreate)
 @blp.response(201, schemas.SessionOut)
 @blp.doc(security=ORGANISER_ONLY)
 def add_session(fields, event_id):
@@ -239,7 +242,7 @@ def add_session(fields, event_id):
 
 @blp.route("/sessions/<uuid:session_id>", methods=["PATCH"])
 @require_role(ORGANISER)
-@blp.arguments(schemas.SessionChange())
+@blp.arguments(schemas.SessionChange)
 @blp.response(200, schemas.SessionOut)
 @blp.doc(security=ORGANISER_ONLY)
 def update_session(fields, session_id):
@@ -249,7 +252,7 @@ def update_session(fields, session_id):
 
 @blp.route("/events/<uuid:event_id>/questions", methods=["POST"])
 @require_role(ORGANISER)
-@blp.arguments(schemas.QuestionCreate())
+@blp.arguments(schemas.QuestionCreate)
 @blp.response(201, schemas.QuestionOut)
 @blp.doc(security=ORGANISER_ONLY)
 def add_question(fields, event_id):
@@ -259,7 +262,7 @@ def add_question(fields, event_id):
 
 @blp.route("/questions/<uuid:question_id>", methods=["PATCH"])
 @require_role(ORGANISER)
-@blp.arguments(schemas.QuestionChange())
+@blp.arguments(schemas.QuestionChange)
 @blp.response(200, schemas.QuestionOut)
 @blp.doc(security=ORGANISER_ONLY)
 def update_question(fields, question_id):
@@ -278,7 +281,7 @@ def remove_question(question_id):
 
 @blp.route("/events/<uuid:event_id>/registrations", methods=["GET"])
 @require_role(ORGANISER)
-@blp.arguments(schemas.RegistrationsQuery(), location="query")
+@blp.arguments(schemas.RegistrationsQuery, location="query")
 @blp.response(200, schemas.RegistrationOut(many=True))
 @blp.alt_response(200, description="CSV with Accept: text/csv", content_type="text/csv")
 @blp.doc(security=ORGANISER_ONLY)
