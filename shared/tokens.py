@@ -72,8 +72,19 @@ def sign_ticket(claims: TicketClaims, key: Ed25519PrivateKey) -> str:
     return PREFIX + base45_encode(payload + signature)
 
 
-def verify_ticket(token: str, public_keys: Mapping[str, Ed25519PublicKey]) -> TicketClaims:
-    """Return the claims of a genuine token; raise InvalidTicketToken for anything else."""
+@dataclass(frozen=True)
+class ReadToken:
+    """A token's claims as written in it, and what its signature covers: trusted only once
+    `verify_read_ticket` has checked the signature (or the issuer's digest of the token has
+    vouched for it)."""
+
+    claims: TicketClaims
+    signed: bytes
+    signature: bytes
+
+
+def read_ticket(token: str) -> ReadToken:
+    """The claims a token states, unverified; InvalidTicketToken if it cannot be read."""
     if not isinstance(token, str) or not token.startswith(PREFIX):
         raise InvalidTicketToken("not a Loopgate ticket")
     try:
@@ -84,14 +95,7 @@ def verify_ticket(token: str, public_keys: Mapping[str, Ed25519PublicKey]) -> Ti
         raise InvalidTicketToken("wrong length")
     payload, signature = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
     key_id, event_id, ticket_id, ticket_type_id, valid_from, valid_until = _PAYLOAD.unpack(payload)
-    public_key = public_keys.get(key_id.hex())
-    if public_key is None:
-        raise UnknownSigningKey(f"signed by unknown key {key_id.hex()}")
-    try:
-        public_key.verify(signature, FORMAT_TAG.encode() + payload)
-    except InvalidSignature:
-        raise InvalidTicketToken("bad signature") from None
-    return TicketClaims(
+    claims = TicketClaims(
         key_id=key_id.hex(),
         event_id=uuid.UUID(bytes=event_id),
         ticket_id=uuid.UUID(bytes=ticket_id),
@@ -99,6 +103,27 @@ def verify_ticket(token: str, public_keys: Mapping[str, Ed25519PublicKey]) -> Ti
         valid_from=datetime.fromtimestamp(valid_from, UTC),
         valid_until=datetime.fromtimestamp(valid_until, UTC),
     )
+    return ReadToken(claims, FORMAT_TAG.encode() + payload, signature)
+
+
+def verify_read_ticket(
+    read: ReadToken, public_keys: Mapping[str, Ed25519PublicKey]
+) -> TicketClaims:
+    """The claims of a read token whose signature matches its key; InvalidTicketToken (or
+    UnknownSigningKey) otherwise."""
+    public_key = public_keys.get(read.claims.key_id)
+    if public_key is None:
+        raise UnknownSigningKey(f"signed by unknown key {read.claims.key_id}")
+    try:
+        public_key.verify(read.signature, read.signed)
+    except InvalidSignature:
+        raise InvalidTicketToken("bad signature") from None
+    return read.claims
+
+
+def verify_ticket(token: str, public_keys: Mapping[str, Ed25519PublicKey]) -> TicketClaims:
+    """Return the claims of a genuine token; raise InvalidTicketToken for anything else."""
+    return verify_read_ticket(read_ticket(token), public_keys)
 
 
 def base45_encode(data: bytes) -> str:

@@ -49,6 +49,9 @@ class RosterTicket(Base):
     valid_from: Mapped[datetime]
     valid_until: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # From ticket.issued: a scan of exactly this token needs no signature check. None for
+    # tickets from producers that predate it; their scans are checked by signature.
+    token_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class CheckinList(Base):

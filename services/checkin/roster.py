@@ -57,6 +57,7 @@ def add_to_roster(session: Session, data: dict) -> None:
                 valid_from=data["valid_from"],
                 valid_until=data["valid_until"],
                 revoked_at=early.revoked_at if early else None,
+                token_sha256=data.get("token_sha256"),
             )
         )
 

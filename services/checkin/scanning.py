@@ -33,10 +33,17 @@ from services.checkin.models import (
     RosterTicket,
     Scan,
 )
-from shared.auth import Principal
+from shared.auth import Principal, token_digest
 from shared.errors import NotFound
 from shared.models import new_id
-from shared.tokens import InvalidTicketToken, UnknownSigningKey, load_public_key, verify_ticket
+from shared.tokens import (
+    InvalidTicketToken,
+    ReadToken,
+    UnknownSigningKey,
+    load_public_key,
+    read_ticket,
+    verify_read_ticket,
+)
 
 OK = "ok"
 ALREADY_CHECKED_IN = "already_checked_in"
@@ -91,6 +98,7 @@ _TICKET = _Columns(
     "valid_from",
     "valid_until",
     "revoked_at",
+    "token_sha256",
 )
 _EVENT = _Columns(EventInfo.__table__, "id", "organisation_id", "timezone", "ticket_type_names")
 _LIST_FIELDS = ("id", "event_id", "name", "ticket_type_ids", "opens_at", "closes_at", "reentry")
@@ -271,14 +279,19 @@ class _Door:
     # --- loading ---------------------------------------------------------------------------
 
     def load(self, requests: list[ScanRequest]) -> None:
-        keys = _PublicKeys(self.session)
-        for request in requests:
-            if request.payload is not None:
-                self.claims[request.scan_id] = _verified(request.payload, keys)
-        claimed = [claims for claims in self.claims.values() if not isinstance(claims, str)]
-        ticket_ids = {str(claims.ticket_id) for claims in claimed}
+        codes = [
+            (r.scan_id, r.payload, _read(r.payload)) for r in requests if r.payload is not None
+        ]
+        readable = [read for _, _, read in codes if not isinstance(read, str)]
+        ticket_ids = {str(read.claims.ticket_id) for read in readable}
         ticket_ids |= {r.ticket_id for r in requests if r.ticket_id is not None}
         self._load_tickets(ticket_ids)
+        keys = _PublicKeys(self.session)
+        for scan_id, payload, read in codes:
+            self.claims[scan_id] = (
+                read if isinstance(read, str) else self._genuine(payload, read, keys)
+            )
+        claimed = [claims for claims in self.claims.values() if not isinstance(claims, str)]
         list_ids = {r.list_id for r in requests if r.list_id is not None}
         if list_ids:
             rows = _rows_in(self.session, _LISTS, list_ids)
@@ -290,6 +303,15 @@ class _Door:
             chosen = self.lists.get(list_id)
             if chosen is None or not may_scan_for(self.principal, self.events.get(chosen.event_id)):
                 raise NotFound("No such check-in list.")
+
+    def _genuine(self, payload: str, read: ReadToken, keys: "_PublicKeys"):
+        """The claims of a genuine code, else its verdict. The very token ticketing issued
+        for a roster ticket is known by its digest; any other code must carry a valid
+        signature (an altered code has another digest, so it is checked and refused)."""
+        ticket = self.tickets.get(str(read.claims.ticket_id))
+        if ticket is not None and ticket.token_sha256 == token_digest(payload):
+            return read.claims
+        return _verified(read, keys)
 
     def _load_tickets(self, ticket_ids: set[str]) -> None:
         """The tickets with their events, default lists and admissions, in one query (per
@@ -525,9 +547,16 @@ class _Door:
             connection.execute(_INSERT_SCANS, self.scan_rows)
 
 
-def _verified(payload: str, keys: "_PublicKeys"):
+def _read(payload: str) -> ReadToken | str:
     try:
-        return verify_ticket(payload, keys)
+        return read_ticket(payload)
+    except InvalidTicketToken:
+        return INVALID
+
+
+def _verified(read: ReadToken, keys: "_PublicKeys"):
+    try:
+        return verify_read_ticket(read, keys)
     except UnknownSigningKey:
         # Genuine or not, no ticket signed by this key has reached the roster.
         return UNKNOWN_TICKET

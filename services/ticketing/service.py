@@ -28,7 +28,7 @@ from services.ticketing.models import (
     TicketImage,
 )
 from services.ticketing.qr_codes import QrImages, qr_images
-from shared.auth import Principal, secrets_equal
+from shared.auth import Principal, secrets_equal, token_digest
 from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
 from shared.tokens import TicketClaims, new_signing_key, public_key_text, sign_ticket
@@ -158,6 +158,7 @@ def _issue(uow: UnitOfWork, event: EventInfo, **holder) -> Ticket:
             "valid_from": ticket.valid_from,
             "valid_until": ticket.valid_until,
             "signing_key": {"key_id": key.key_id, "public_key": key.public_key},
+            "token_sha256": token_digest(ticket.payload),
         },
     )
     mail_outbox.queue_ticket_mail(uow.session, ticket)

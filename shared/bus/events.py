@@ -97,6 +97,9 @@ class TicketIssued(_Data):
     valid_from = fields.AwareDateTime(required=True)
     valid_until = fields.AwareDateTime(required=True)
     signing_key = fields.Nested(SigningKeyData, required=True)
+    # Optional, like attendee_email: the SHA-256 of the ticket's token, by which the door
+    # recognises that very token without checking its signature again.
+    token_sha256 = fields.String(allow_none=True, validate=validate.Regexp("^[0-9a-f]{64}$"))
 
 
 class TicketRevoked(_Data):

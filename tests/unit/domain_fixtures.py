@@ -15,15 +15,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import delete, func, literal_column, select
 
 from services.checkin import service as checkin
-from services.checkin.models import CheckinList, Scan
-from services.checkin.scanning import ScanRequest
+from services.checkin.models import CheckinList, PublicKey, Scan
+from services.checkin.scanning import _KNOWN_KEYS, ScanRequest
 from services.registration import event_admin
 from services.registration import service as registration
 from services.registration.models import Registration
-from shared.auth import ORGANISER, STAFF, Principal
+from shared.auth import ORGANISER, STAFF, Principal, token_digest
 from shared.bus.events import make_envelope, read_envelope
 from shared.runtime import ServiceRuntime
 from shared.services import definition
@@ -285,10 +285,12 @@ class Door:
         event: EventAtTheDoor,
         attendee_email: str | None = None,
         ticket: IssuedTicket | None = None,
+        with_token_digest: bool = True,
         **kwargs,
     ) -> IssuedTicket:
         """A ticket (signed now, unless given) delivered to the door's roster by ticket.issued
-        (with the attendee's email only when given, as producers that predate it send it)."""
+        (with the attendee's email only when given, and without the token's digest when
+        asked, as producers that predate them send it)."""
         ticket = ticket or self.signed_ticket(event, **kwargs)
         data = {
             "ticket_id": ticket.id,
@@ -305,8 +307,17 @@ class Door:
         }
         if attendee_email is not None:
             data["attendee_email"] = attendee_email
+        if with_token_digest:
+            data["token_sha256"] = token_digest(ticket.payload)
         consume(self.runtime, checkin.add_to_roster, "ticket.issued", data)
         return ticket
+
+    def forget_signing_keys(self) -> None:
+        """The door loses every public key it was sent (in its database and its memory)."""
+        with self.runtime.session_factory() as session:
+            session.execute(delete(PublicKey))
+            session.commit()
+        _KNOWN_KEYS.pop(self.runtime.engine, None)
 
     def revoke(self, ticket: IssuedTicket) -> None:
         consume(

@@ -149,6 +149,26 @@ def test_a_ticket_with_a_tampered_signature_is_invalid(door):
     assert answer["verdict"] == "invalid"
 
 
+def test_the_very_token_ticketing_issued_is_known_by_its_digest_without_its_signature(door):
+    event = door.event()
+    ticket = door.issue(event)
+    door.forget_signing_keys()
+
+    assert door.scan(ticket.payload)["verdict"] == "ok"
+    assert door.scan(altered(ticket.payload, *SIGNATURE_BYTES, bytes(64)))["verdict"] == (
+        "unknown_ticket"
+    ), "any other code still needs a signature the door can check"
+
+
+def test_a_ticket_from_a_producer_that_sends_no_digest_is_checked_by_its_signature(door):
+    event = door.event()
+    ticket = door.issue(event, with_token_digest=False)
+    other = door.issue(event, with_token_digest=False)
+
+    assert door.scan(ticket.payload)["verdict"] == "ok"
+    assert door.scan(altered(other.payload, *SIGNATURE_BYTES, bytes(64)))["verdict"] == "invalid"
+
+
 @pytest.mark.parametrize(
     "garbage",
     [
