@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from services.checkin.lists import EntryRule, may_scan_for
@@ -239,14 +239,13 @@ def record_scans(
 
 
 def _recorded_answers(session: Session, organisation: str, scan_ids: list[str]) -> dict:
-    return dict(_rows_in(session, _RECORDED_ANSWERS, scan_ids, organisation=organisation))
+    rows = _rows_in(session.connection(), _RECORDED_ANSWERS, scan_ids, organisation=organisation)
+    return dict(rows)
 
 
-def _rows_in(session: Session, statement, ids: Iterable, **parameters) -> list:
-    """The rows of `statement` for `ids` (its expanding "ids" parameter), a chunk at a time,
-    through the session's connection (its transaction, without the ORM's execution)."""
+def _rows_in(connection: Connection, statement, ids: Iterable, **parameters) -> list:
+    """The rows of `statement` for `ids` (its expanding "ids" parameter), a chunk at a time."""
     ids = list(dict.fromkeys(ids))
-    connection = session.connection()
     rows = []
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
@@ -259,6 +258,9 @@ class _Door:
 
     def __init__(self, session: Session, principal: Principal, now: datetime, offline: bool):
         self.session = session
+        # Core statements on the session's connection: in its transaction, without the
+        # ORM's execution, which costs more than the door's statements.
+        self.connection = session.connection()
         self.principal = principal
         self.now = now
         self.offline = offline
@@ -294,11 +296,12 @@ class _Door:
         claimed = [claims for claims in self.claims.values() if not isinstance(claims, str)]
         list_ids = {r.list_id for r in requests if r.list_id is not None}
         if list_ids:
-            rows = _rows_in(self.session, _LISTS, list_ids)
+            rows = _rows_in(self.connection, _LISTS, list_ids)
             self.lists = {row.id: _LIST.record(row, 0) for row in rows}
         event_ids = {str(claims.event_id) for claims in claimed}
         event_ids |= {item.event_id for item in self.lists.values()}
-        self._load_events(event_ids - set(self.events))
+        if missing := event_ids - set(self.events):
+            self._load_events(missing)
         for list_id in list_ids:
             chosen = self.lists.get(list_id)
             if chosen is None or not may_scan_for(self.principal, self.events.get(chosen.event_id)):
@@ -316,7 +319,7 @@ class _Door:
     def _load_tickets(self, ticket_ids: set[str]) -> None:
         """The tickets with their events, default lists and admissions, in one query (per
         chunk of ids): the online scan's round trips are what its latency is made of."""
-        rows = _rows_in(self.session, _TICKETS_WITH_STATE, ticket_ids)
+        rows = _rows_in(self.connection, _TICKETS_WITH_STATE, ticket_ids)
         event_at = len(_TICKET.columns)
         default_at = event_at + len(_EVENT.columns)
         admission_at = default_at + len(_DEFAULT_LIST.columns)
@@ -345,7 +348,7 @@ class _Door:
     def _load_events(self, event_ids: set[str]) -> None:
         """Events the tickets did not bring: of codes not in the roster, of chosen lists."""
         default_at = len(_EVENT.columns)
-        for row in _rows_in(self.session, _EVENTS_WITH_DEFAULT_LIST, event_ids):
+        for row in _rows_in(self.connection, _EVENTS_WITH_DEFAULT_LIST, event_ids):
             self._know_event(_EVENT.record(row, 0), _DEFAULT_LIST.record(row, default_at))
 
     def _know_event(self, event: EventInfo, default: CheckinList | None) -> None:
@@ -497,9 +500,7 @@ class _Door:
     # --- writing ---------------------------------------------------------------------------
 
     def write(self) -> None:
-        # Core statements on the session's connection: in its transaction, without the ORM's
-        # execution, which costs more than these statements.
-        connection = self.session.connection()
+        connection = self.connection
         new = [entry for entries in self.admissions.values() for entry in entries if entry.is_new]
         if new:
             connection.execute(
