@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -108,10 +109,18 @@ class DistributedLoopgate:
         worker.wait(10)
 
     def stop_worker(self, service: str) -> None:
-        """SIGTERM, as a deployment stops it: it finishes what it holds and exits."""
+        """SIGTERM, as a deployment stops it: it finishes what it holds and exits. Returns
+        once every process of the worker has gone (the shell running the Procfile line
+        exits at once, the worker itself only when it has finished)."""
         worker = self._workers.pop(service)
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(30)
+        deadline = time.monotonic() + 30
+        while _group_alive(worker.pid):
+            if time.monotonic() > deadline:
+                os.killpg(worker.pid, signal.SIGKILL)
+                break
+            time.sleep(0.1)
 
     def stop(self) -> None:
         for worker in self._workers.values():
@@ -170,6 +179,14 @@ class DistributedLoopgate:
             channel.queue_delete(queue_name(name))
             channel.queue_delete(dead_letter_queue_name(name))
         connection.close()
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _procfile() -> dict[str, str]:
