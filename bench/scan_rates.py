@@ -90,8 +90,11 @@ def database_url(backend: str) -> str:
 
 
 def environment(url: str, data_dir: str) -> dict:
+    metrics = Path(data_dir) / "metrics"  # multiprocess metrics, as the Procfile keeps them
+    metrics.mkdir()
     return {
         **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
         "LOOPGATE_CHECKIN_DATABASE_URL": url,
         "LOOPGATE_DATA_DIR": data_dir,
         "LOOPGATE_BOOTSTRAP_TOKEN": TOKEN,
