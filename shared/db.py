@@ -156,9 +156,15 @@ class UnitOfWork:
         self.session.close()
         self.session = None
 
-    def publish(self, event_type: str, data: dict) -> None:
-        self._outbox_writer(self.session, event_type, data, current_correlation_id())
+    def publish(self, event_type: str, data: dict) -> str:
+        """Store the event with this transaction's changes; its envelope id."""
+        envelope_id = self._outbox_writer(self.session, event_type, data, current_correlation_id())
         self._published = True
+        return envelope_id
+
+    def withdraw(self, envelope_id: str) -> None:
+        """Take back an event published in this transaction (before it commits)."""
+        self._outbox_writer.withdraw(self.session, envelope_id)
 
     def publish_many(self, event_type: str, items: list[dict]) -> None:
         """Many events of one type to the outbox in one statement (see OutboxWriter)."""

@@ -20,10 +20,10 @@ def ids(registration: Registration) -> dict:
     }
 
 
-def announce_status(uow: UnitOfWork, registration: Registration) -> None:
-    """Tell the bus a registration is now confirmed or waitlisted."""
+def announce_status(uow: UnitOfWork, registration: Registration) -> str | None:
+    """Tell the bus a registration is now confirmed or waitlisted; the event's envelope id."""
     if registration.status == CONFIRMED:
-        uow.publish(
+        return uow.publish(
             "registration.confirmed",
             {
                 **ids(registration),
@@ -35,8 +35,9 @@ def announce_status(uow: UnitOfWork, registration: Registration) -> None:
                 "manage_token_sha256": manage_token_digest(registration.manage_token),
             },
         )
-    elif registration.status == WAITLISTED:
-        uow.publish("registration.waitlisted", ids(registration))
+    if registration.status == WAITLISTED:
+        return uow.publish("registration.waitlisted", ids(registration))
+    return None
 
 
 def announce_promoted(uow: UnitOfWork, registration: Registration) -> None:

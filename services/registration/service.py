@@ -116,8 +116,8 @@ def register(
                 status = PENDING_APPROVAL
             else:
                 # What the place counter read a moment ago predicts; the conditional UPDATE
-                # below decides. Stored first, so the counter's row lock is held only for the
-                # UPDATE, the event and the commit.
+                # below decides. Stored and announced first, so the counter's row lock is held
+                # only for the UPDATE and the commit.
                 status = CONFIRMED if found.confirmed_count < found.quota else WAITLISTED
             registration = _insert_registration(
                 uow.session,
@@ -139,15 +139,18 @@ def register(
             consents = consent_changes(questions, {}, answers, registration.id, choices.language)
             uow.session.add_all([*places, *consents])
             if status != PENDING_APPROVAL:
+                predicted = announce_status(uow, registration)
                 decided = CONFIRMED if take_place(uow.session, ticket_type_id) else WAITLISTED
                 if decided != status:
+                    # A place was taken or freed since the read: correct the prediction.
                     uow.session.execute(
                         _SET_STATUS, {"registration_id": registration.id, "status": decided}
                     )
                     registration.status = decided
+                    uow.withdraw(predicted)
+                    announce_status(uow, registration)
                 if decided == CONFIRMED:
                     take_seats(uow.session, places)
-                announce_status(uow, registration)
             uow.commit()
             return NewRegistration(registration, True, places)
     except IntegrityError:

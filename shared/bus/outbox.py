@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     func,
     select,
     update,
@@ -56,8 +57,10 @@ class OutboxWriter:
         self._source = source
         # Built once: building an INSERT costs more than running it.
         self._insert = table.insert()
+        self._delete = table.delete().where(table.c.id == bindparam("envelope_id"))
 
-    def __call__(self, session: Session, event_type: str, data: dict, correlation_id) -> None:
+    def __call__(self, session: Session, event_type: str, data: dict, correlation_id) -> str:
+        """Store the event in the session's transaction; its envelope id."""
         envelope = make_envelope(event_type, data, self._source, correlation_id)
         # Through the session's connection: in its transaction, without the ORM's execution.
         session.connection().execute(
@@ -69,6 +72,12 @@ class OutboxWriter:
                 "created_at": datetime.now(UTC),
             },
         )
+        return envelope["id"]
+
+    def withdraw(self, session: Session, envelope_id: str) -> None:
+        """Take back an event stored in the session's transaction, which has not committed:
+        to the bus it never existed."""
+        session.connection().execute(self._delete, {"envelope_id": envelope_id})
 
     def write_many(
         self, session: Session, event_type: str, items: list[dict], correlation_id

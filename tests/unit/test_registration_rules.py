@@ -117,11 +117,13 @@ def test_a_place_freed_after_the_counter_was_read_confirms_the_registration(desk
     assert ada.status == "confirmed"
     assert desk.current(ada).status == "confirmed"
     assert ids_in(desk.published("registration.confirmed"))[-1] == ada.id
+    assert desk.published("registration.waitlisted") == [], "the prediction was taken back"
 
 
 def test_a_registration_takes_four_statements_and_the_commit(desk):
     """The ticket drop's hot path: the event with its ticket type, the registration, the
-    place, the event for the bus."""
+    event for the bus, and last the place, whose row lock is then held only until the
+    commit."""
     event, ticket_type = desk.published_event(quota=1)
     statements = []
 
@@ -135,7 +137,7 @@ def test_a_registration_takes_four_statements_and_the_commit(desk):
         sqlalchemy_event.remove(desk.runtime.engine, "before_cursor_execute", count)
 
     # SQLite's BEGIN IMMEDIATE (shared/db.py) is sent as a statement too.
-    assert [s for s in statements if s != "BEGIN"] == ["SELECT", "INSERT", "UPDATE", "INSERT"]
+    assert [s for s in statements if s != "BEGIN"] == ["SELECT", "INSERT", "INSERT", "UPDATE"]
 
 
 # --- idempotency -------------------------------------------------------------------------
