@@ -171,7 +171,9 @@ def scan_rates(data) -> list[Figure]:
             "/s",
             "checkin_paced.scans_per_second",
             ("pace asked", pace),
-            Target(">=", 1, "#7", of="ratio"),
+            # The rate counts until the last answer is in, so a run that kept the pace
+            # reaches a little under it.
+            Target(">=", 0.98, "#7", of="ratio"),
         ),
         Figure(
             f"scans paced at {pace:g}/s: p99",
