@@ -236,7 +236,7 @@ def require_role(*roles: str) -> Callable:
             token = bearer_token()
             if token is None:
                 return problem(401, "A bearer token is required.")
-            principal = _principal_of(token)
+            principal = principal_of(token)
             if principal is None:
                 return problem(401, "The bearer token is not valid.")
             if principal.role not in roles:
@@ -249,7 +249,9 @@ def require_role(*roles: str) -> Callable:
     return decorator
 
 
-def _principal_of(token: str) -> Principal | None:
+def principal_of(token: str) -> Principal | None:
+    """Who a bearer token stands for in this service, if anyone (remembered for a few
+    seconds, see RecentTokens)."""
     runtime = current_runtime()
 
     def look_up() -> Principal | None:

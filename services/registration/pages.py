@@ -19,9 +19,9 @@ from services.registration.answers import CONSENT, MULTIPLE_CHOICE, YES_NO
 from services.registration.api import register_attendee, with_details
 from services.registration.models import CATEGORIES, STATUSES, Event
 from services.registration.wording import localised
-from shared.auth import ORGANISER, authenticate, secrets_equal
+from shared.auth import ORGANISER, secrets_equal
 from shared.errors import Conflict, DomainError, InvalidRequest, NotFound
-from shared.http import current_runtime, problem
+from shared.http import current_runtime, principal_of, problem
 from shared.i18n import LANGUAGE_NAMES
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
@@ -308,10 +308,7 @@ def organiser_page(view):
 
 
 def _organiser(token: str):
-    if not token:
-        return None
-    with _session() as session:
-        principal = authenticate(session, current_runtime().tables.tokens, token)
+    principal = principal_of(token) if token else None
     return principal if principal is not None and principal.role == ORGANISER else None
 
 
@@ -326,11 +323,7 @@ def login():
     error = None
     if request.method == "POST":
         token = request.form.get("token", "").strip()
-        with _session() as session:
-            principal = (
-                authenticate(session, current_runtime().tables.tokens, token) if token else None
-            )
-        if principal is not None and principal.role == ORGANISER:
+        if _organiser(token) is not None:
             target = request.args.get("next", "")
             response = redirect(
                 target if target.startswith("/organiser/") else url_for("pages.organiser_home"), 303
