@@ -88,8 +88,14 @@ class _Columns:
         return SimpleNamespace(**dict(zip(self._names, values, strict=True)))
 
 
-_TICKET = _Columns(
+_TICKETS, _EVENTS, _LISTS_TABLE, _ADMISSIONS = (
     RosterTicket.__table__,
+    EventInfo.__table__,
+    CheckinList.__table__,
+    Admission.__table__,
+)
+_TICKET = _Columns(
+    _TICKETS,
     "id",
     "event_id",
     "registration_id",
@@ -100,13 +106,13 @@ _TICKET = _Columns(
     "revoked_at",
     "token_sha256",
 )
-_EVENT = _Columns(EventInfo.__table__, "id", "organisation_id", "timezone", "ticket_type_names")
+_EVENT = _Columns(_EVENTS, "id", "organisation_id", "timezone", "ticket_type_names")
 _LIST_FIELDS = ("id", "event_id", "name", "ticket_type_ids", "opens_at", "closes_at", "reentry")
-_LIST = _Columns(CheckinList.__table__, *_LIST_FIELDS)
-_DEFAULT_LIST_TABLE = CheckinList.__table__.alias("default_list")
+_LIST = _Columns(_LISTS_TABLE, *_LIST_FIELDS)
+_DEFAULT_LIST_TABLE = _LISTS_TABLE.alias("default_list")
 _DEFAULT_LIST = _Columns(_DEFAULT_LIST_TABLE, *_LIST_FIELDS)
 _ADMISSION = _Columns(
-    Admission.__table__,
+    _ADMISSIONS,
     "id",
     "list_id",
     "entry_key",
@@ -115,7 +121,7 @@ _ADMISSION = _Columns(
     "exited_at",
     "exit_scan_id",
 )
-_ADMITTED_ON = CheckinList.__table__.alias("admitted_on")
+_ADMITTED_ON = _LISTS_TABLE.alias("admitted_on")
 
 # The statements of every judgement, built once: building them per scan costs more CPU than
 # running them. Each takes its ids as the expanding parameter "ids".
@@ -123,12 +129,7 @@ _IDS = bindparam("ids", expanding=True)
 _RECORDED_ANSWERS = select(Scan.scan_id, Scan.answer).where(
     Scan.organisation_id == bindparam("organisation"), Scan.scan_id.in_(_IDS)
 )
-_TICKETS, _EVENTS, _ADMISSIONS = (
-    RosterTicket.__table__,
-    EventInfo.__table__,
-    Admission.__table__,
-)
-_LISTS = select(*_LIST.columns).where(CheckinList.__table__.c.id.in_(_IDS))
+_LISTS = select(*_LIST.columns).where(_LISTS_TABLE.c.id.in_(_IDS))
 _WITH_DEFAULT_LIST = (_DEFAULT_LIST_TABLE.c.event_id == _EVENTS.c.id) & (
     _DEFAULT_LIST_TABLE.c.is_default.is_(True)
 )
@@ -158,7 +159,7 @@ _EVENTS_WITH_DEFAULT_LIST = (
 )
 # Core executemany on the tables: the ORM's bulk insert costs more per row, and a batch
 # writes thousands.
-_INSERT_ADMISSIONS = Admission.__table__.insert()
+_INSERT_ADMISSIONS = _ADMISSIONS.insert()
 _INSERT_SCANS = Scan.__table__.insert()
 
 

@@ -94,8 +94,8 @@ def register(
     waits for the organiser. A repeated idempotency key repeats the first answer.
 
     This is the ticket drop's hot path: in the common case (no sessions chosen, no limit per
-    email) one SELECT, the registration's INSERT, the counter's conditional UPDATE, the
-    event's INSERT and the commit, each a Core statement built once."""
+    email) one SELECT, the registration's INSERT, the event's INSERT, the counter's
+    conditional UPDATE and the commit, each a Core statement built once."""
     now = now or datetime.now(UTC)
     try:
         with uow:
