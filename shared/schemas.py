@@ -1,5 +1,6 @@
 """Marshmallow pieces every service's API schemas use."""
 
+from datetime import UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -25,6 +26,18 @@ def validate_timezone(name: str) -> None:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValidationError("Not a known IANA time zone, e.g. Asia/Hong_Kong.") from None
+
+
+class Instant(fields.AwareDateTime):
+    """A moment with its offset, held in UTC; one whose UTC form falls outside the
+    calendar (0001-01-01T00:00+00:01) is refused rather than failing at storage."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("Not a representable date and time.") from None
 
 
 class TrimmedString(fields.String):

@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from services.checkin.lists import REENTRY_POLICIES
 from services.checkin.live_stream import MAX_STREAM_SECONDS
 from services.checkin.scanning import DIRECTIONS, IN, VERDICTS
-from shared.schemas import StrictSchema, Text, TrimmedString
+from shared.schemas import Instant, StrictSchema, Text, TrimmedString
 
 MAX_BATCH_SCANS = 10_000
 
@@ -36,7 +36,7 @@ class ScanIn(StrictSchema):
     payload = _payload(required=True)
     list_id = fields.UUID(load_default=None)
     scan_id = _scan_id()
-    scanned_at = fields.AwareDateTime(load_default=None)
+    scanned_at = Instant(load_default=None)
     direction = _direction()
 
 
@@ -44,7 +44,7 @@ class ManualScanIn(StrictSchema):
     ticket_id = fields.UUID(required=True, metadata={"description": "From a ticket search"})
     list_id = fields.UUID(load_default=None)
     scan_id = _scan_id()
-    scanned_at = fields.AwareDateTime(load_default=None)
+    scanned_at = Instant(load_default=None)
     direction = _direction()
 
 
@@ -55,7 +55,7 @@ class BatchScanIn(StrictSchema):
     ticket_id = fields.UUID(load_default=None)
     list_id = fields.UUID(load_default=None)
     scan_id = _scan_id()
-    scanned_at = fields.AwareDateTime(required=True)
+    scanned_at = Instant(required=True)
     direction = _direction()
 
     @validates_schema
@@ -125,8 +125,8 @@ class ListIn(StrictSchema):
         metadata={"description": "The ticket types admitted; null or absent admits all"},
     )
     session_id = Text(64, allow_none=True)
-    opens_at = fields.AwareDateTime(allow_none=True)
-    closes_at = fields.AwareDateTime(allow_none=True)
+    opens_at = Instant(allow_none=True)
+    closes_at = Instant(allow_none=True)
     reentry = fields.String(
         validate=validate.OneOf(REENTRY_POLICIES),
         metadata={

@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from services.registration.answers import KINDS
 from services.registration.models import CATEGORIES, STATUSES
 from services.registration.wording import LANGUAGES
-from shared.schemas import StrictSchema, Text, TrimmedString, validate_timezone
+from shared.schemas import Instant, StrictSchema, Text, TrimmedString, validate_timezone
 
 TEXT_ANSWER_LIMIT = 2000
 MINUTES_IN_30_DAYS = 30 * 24 * 60
@@ -44,8 +44,8 @@ class EventChange(StrictSchema):
     """Every field of an event; a change sends only those it changes."""
 
     title = _required_text(200)
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime()
+    starts_at = Instant()
+    ends_at = Instant()
     description = Text(5000)
     translations = _per_language(EventTexts)
     venue = Text(200)
@@ -68,15 +68,15 @@ class EventChange(StrictSchema):
 
 class EventCreate(EventChange):
     title = Text(200, required=True)
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
+    starts_at = Instant(required=True)
+    ends_at = Instant(required=True)
 
 
 class TicketTypeChange(StrictSchema):
     name = _required_text(120)
     quota = fields.Integer(strict=True, validate=validate.Range(min=0, max=10**6))
-    sales_opens_at = fields.AwareDateTime(allow_none=True)
-    sales_closes_at = fields.AwareDateTime(
+    sales_opens_at = Instant(allow_none=True)
+    sales_closes_at = Instant(
         allow_none=True, metadata={"description": "Unset: sales close when the event ends."}
     )
     per_order_limit = _optional_count(
@@ -100,15 +100,15 @@ class SessionTexts(StrictSchema):
 class SessionChange(StrictSchema):
     title = _required_text(200)
     translations = _per_language(SessionTexts)
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime()
+    starts_at = Instant()
+    ends_at = Instant()
     capacity = fields.Integer(strict=True, validate=validate.Range(min=0, max=10**6))
 
 
 class SessionCreate(SessionChange):
     title = Text(200, required=True)
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
+    starts_at = Instant(required=True)
+    ends_at = Instant(required=True)
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**6))
 
 
@@ -140,8 +140,8 @@ class TicketTypeOut(Schema):
     quota = fields.Integer()
     confirmed = fields.Integer(attribute="confirmed_count")
     remaining = fields.Method("_remaining")
-    sales_opens_at = fields.AwareDateTime(allow_none=True)
-    sales_closes_at = fields.AwareDateTime(allow_none=True)
+    sales_opens_at = Instant(allow_none=True)
+    sales_closes_at = Instant(allow_none=True)
     per_order_limit = fields.Integer(allow_none=True)
     requires_approval = fields.Boolean()
 
@@ -153,8 +153,8 @@ class SessionOut(Schema):
     id = fields.String()
     title = fields.String()
     translations = fields.Dict()
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime()
+    starts_at = Instant()
+    ends_at = Instant()
     capacity = fields.Integer()
     confirmed = fields.Integer(attribute="confirmed_count")
     remaining = fields.Method("_remaining")
@@ -181,8 +181,8 @@ class EventOut(Schema):
     venue = fields.String()
     timezone = fields.String()
     categories = fields.List(fields.String())
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime()
+    starts_at = Instant()
+    ends_at = Instant()
     early_entry_minutes = fields.Integer()
     waitlist_claim_minutes = fields.Integer(allow_none=True)
     retention_days = fields.Integer(allow_none=True)
@@ -295,12 +295,12 @@ class RegistrationOut(Schema):
     language = fields.String()
     answers = fields.Dict()
     sessions = fields.List(fields.Nested(SessionPlaceOut))
-    offer_expires_at = fields.AwareDateTime(
+    offer_expires_at = Instant(
         allow_none=True, metadata={"description": "When status is offered: claim before this."}
     )
-    checked_in_at = fields.AwareDateTime(allow_none=True)
-    erased_at = fields.AwareDateTime(allow_none=True)
-    created_at = fields.AwareDateTime()
+    checked_in_at = Instant(allow_none=True)
+    erased_at = Instant(allow_none=True)
+    created_at = Instant()
 
 
 class RegistrationCreated(RegistrationOut):

@@ -1,5 +1,7 @@
 from marshmallow import Schema, fields, validate
 
+from shared.schemas import Instant
+
 
 class ManageTokenQuery(Schema):
     token = fields.String(metadata={"description": "The registration's manage token"})
@@ -42,8 +44,8 @@ class _TicketSummary(Schema):
 
 class TicketOut(_TicketSummary):
     payload = fields.String(metadata={"description": "The signed token the QR code holds"})
-    valid_from = fields.AwareDateTime()
-    valid_until = fields.AwareDateTime()
+    valid_from = Instant()
+    valid_until = Instant()
     qr_png_url = fields.String()
     qr_svg_url = fields.String()
 
@@ -55,8 +57,8 @@ class IssuedTicketOut(_TicketSummary):
         allow_none=True, metadata={"enum": ["cancelled", "reissued", "key_retired", None]}
     )
     key_id = fields.String(metadata={"description": "The key that signed it"})
-    issued_at = fields.AwareDateTime()
-    revoked_at = fields.AwareDateTime(allow_none=True)
+    issued_at = Instant()
+    revoked_at = Instant(allow_none=True)
 
 
 class IssuedTicketsOut(Schema):
@@ -68,7 +70,7 @@ class PublicKeyOut(Schema):
     event_id = fields.String()
     algorithm = fields.Constant("Ed25519")
     public_key = fields.String(metadata={"description": "Raw 32-byte key, base64"})
-    created_at = fields.AwareDateTime()
+    created_at = Instant()
 
 
 class PublicKeysOut(Schema):
@@ -76,7 +78,7 @@ class PublicKeysOut(Schema):
 
 
 class SigningKeyOut(PublicKeyOut):
-    retired_at = fields.AwareDateTime(
+    retired_at = Instant(
         allow_none=True, metadata={"description": "Since when it no longer verifies tickets"}
     )
 

@@ -110,6 +110,11 @@ TEN_THOUSAND = "x" * 10_000
         pytest.param(event_body(starts_at=1767225600), "starts_at", id="starts_at-number"),
         pytest.param(event_body(starts_at=DROP), "starts_at", id="starts_at-missing"),
         pytest.param(
+            event_body(starts_at="0001-01-01T00:00:00+00:01"),
+            "starts_at",
+            id="starts_at-before-year-1-in-utc",
+        ),
+        pytest.param(
             event_body(ends_at=(_STARTS + timedelta(hours=8)).replace(tzinfo=None).isoformat()),
             "ends_at",
             id="ends_at-without-offset",
