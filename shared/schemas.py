@@ -1,6 +1,6 @@
 """Marshmallow pieces every service's API schemas use."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -29,15 +29,22 @@ def validate_timezone(name: str) -> None:
 
 
 class Instant(fields.AwareDateTime):
-    """A moment with its offset, held in UTC; one whose UTC form falls outside the
-    calendar (0001-01-01T00:00+00:01) is refused rather than failing at storage."""
+    """A moment with its offset, held in UTC. Moments outside 1970-2999 are refused: no
+    showcase or scan falls there, and the arithmetic done on event times (early entry,
+    retention, claim deadlines) stays inside the calendar."""
+
+    EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+    LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return moment.astimezone(UTC)
+            moment = moment.astimezone(UTC)
         except OverflowError:
-            raise ValidationError("Not a representable date and time.") from None
+            moment = None
+        if moment is None or not self.EARLIEST <= moment < self.LATEST:
+            raise ValidationError("Must fall between 1970 and 2999.")
+        return moment
 
 
 class TrimmedString(fields.String):

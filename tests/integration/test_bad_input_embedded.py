@@ -115,6 +115,11 @@ TEN_THOUSAND = "x" * 10_000
             id="starts_at-before-year-1-in-utc",
         ),
         pytest.param(
+            event_body(starts_at="9999-12-31T23:00:00Z", ends_at="9999-12-31T23:59:00Z"),
+            "starts_at",
+            id="starts_at-year-9999",
+        ),
+        pytest.param(
             event_body(ends_at=(_STARTS + timedelta(hours=8)).replace(tzinfo=None).isoformat()),
             "ends_at",
             id="ends_at-without-offset",
