@@ -99,6 +99,13 @@ class CoreFlow:
             params={"token": registration["manage_token"]},
         )
 
+    def erase(self, registration: dict) -> requests.Response:
+        """The organiser erases the attendee's personal data."""
+        return self.post(
+            f"/api/registration/registrations/{registration['id']}/erase",
+            headers=self.organiser,
+        )
+
     def scan(self, payload: str, scan_id: str | None = None, **fields) -> dict:
         response = self.post(
             "/api/checkin/scans",

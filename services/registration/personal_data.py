@@ -2,7 +2,8 @@
 retention period. An erased registration keeps its status, ticket type, sessions and
 check-in time, so counts stay right; its name, email and answers are gone. Consent records
 keep the wording that was agreed to and when, which names nobody once the registration is
-erased."""
+erased. Each erasure publishes registration.erased, so that ticketing and check-in blank
+their copies too."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -11,9 +12,9 @@ from sqlalchemy import select, update
 from services.registration.models import Event, Registration
 from services.registration.service import organiser_registration
 from shared.auth import Principal
+from shared.bus.events import ERASED_NAME
 from shared.db import UnitOfWork
 
-ERASED_NAME = "[erased]"
 _ERASED = {"attendee_name": ERASED_NAME, "attendee_email": "", "answers": {}}
 
 
@@ -28,6 +29,7 @@ def erase_attendee(
                 setattr(registration, name, value)
             registration.idempotency_key = None
             registration.erased_at = now or datetime.now(UTC)
+            uow.publish("registration.erased", _erased(registration.id, registration.event_id))
         uow.commit()
         return registration
 
@@ -47,11 +49,19 @@ def erase_after_retention(uow: UnitOfWork, now: datetime | None = None) -> list[
             if event.ends_at + timedelta(days=event.retention_days) <= now
         ]
         for event in due:
-            uow.session.execute(
+            erased = uow.session.scalars(
                 update(Registration)
                 .where(Registration.event_id == event.id, Registration.erased_at.is_(None))
                 .values(**_ERASED, idempotency_key=None, erased_at=now)
+                .returning(Registration.id)
+            ).all()
+            uow.publish_many(
+                "registration.erased", [_erased(erased_id, event.id) for erased_id in erased]
             )
             event.personal_data_erased_at = now
         uow.commit()
         return [event.id for event in due]
+
+
+def _erased(registration_id: str, event_id: str) -> dict:
+    return {"registration_id": registration_id, "event_id": event_id}

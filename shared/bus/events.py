@@ -75,6 +75,18 @@ class RegistrationCancelled(_Data):
     )
 
 
+class RegistrationErased(_Data):
+    """An attendee's personal data erased at registration (on request, or after the event's
+    retention period): every service blanks its copies of their name and email."""
+
+    registration_id = fields.UUID(required=True)
+    event_id = fields.UUID(required=True)
+
+
+# What stands in for an erased attendee's name, in every service.
+ERASED_NAME = "[erased]"
+
+
 class RegistrationPromoted(_Data):
     registration_id = fields.UUID(required=True)
     event_id = fields.UUID(required=True)
@@ -127,6 +139,7 @@ EVENT_SCHEMAS: dict[str, type[Schema]] = {
     "registration.waitlisted": RegistrationWaitlisted,
     "registration.cancelled": RegistrationCancelled,
     "registration.promoted": RegistrationPromoted,
+    "registration.erased": RegistrationErased,
     "ticket.issued": TicketIssued,
     "ticket.revoked": TicketRevoked,
     "checkin.recorded": CheckinRecorded,

@@ -526,6 +526,17 @@ def test_erasing_an_attendee_removes_their_personal_data_and_keeps_the_counts(de
         personal_data.erase_attendee(desk.uow(), SOUTHWIND, grace.id)
 
 
+def test_an_erasure_is_announced_once_so_ticketing_and_check_in_erase_their_copies(desk):
+    event, ticket_type = desk.published_event(quota=5)
+    ada = register(desk, event, ticket_type, "Ada Lovelace")
+
+    personal_data.erase_attendee(desk.uow(), NORTHWIND, ada.id)
+    personal_data.erase_attendee(desk.uow(), NORTHWIND, ada.id)  # a second click
+
+    announced = [envelope["data"] for envelope in desk.published("registration.erased")]
+    assert announced == [{"registration_id": ada.id, "event_id": event.id}]
+
+
 def test_personal_data_is_erased_when_the_retention_period_has_run_out(desk):
     event, ticket_type = desk.published_event(quota=5, retention_days=30)
     kept_forever, other_type = desk.published_event(quota=5)
@@ -540,6 +551,8 @@ def test_personal_data_is_erased_when_the_retention_period_has_run_out(desk):
     assert desk.current(ada).attendee_name == "[erased]"
     assert desk.current(ada).status == "confirmed"
     assert desk.current(grace).attendee_name == "Grace Hopper"
+    announced = [envelope["data"] for envelope in desk.published("registration.erased")]
+    assert announced == [{"registration_id": ada.id, "event_id": event.id}]
 
 
 def test_the_registration_list_filters_by_status_and_ticket_type_and_searches(desk):
