@@ -41,6 +41,14 @@ def queue_ticket_mail(session: Session, ticket: Ticket) -> OutgoingMail:
     return mail
 
 
+def forget_recipient(session: Session, ticket_ids: list[str]) -> None:
+    """The attendee's address erased from these tickets' mail; what was not sent yet never
+    will be."""
+    mails = update(OutgoingMail).where(OutgoingMail.ticket_id.in_(ticket_ids))
+    session.execute(mails.where(OutgoingMail.status == PENDING).values(status=SKIPPED))
+    session.execute(mails.values(recipient=""))
+
+
 def retry_delay(attempt: int, first: timedelta = FIRST_RETRY) -> timedelta:
     """The pause after the `attempt`-th attempt (1, 2, ...) before the next one."""
     return min(first * 2 ** (attempt - 1), LONGEST_RETRY)
@@ -78,7 +86,8 @@ def mark_sent(uow: UnitOfWork, mail_id: str, now: datetime) -> None:
 
 
 def mark_skipped(uow: UnitOfWork, mail_id: str) -> None:
-    """The ticket was revoked before its mail went out: a newer mail, if any, replaces it."""
+    """The ticket was revoked (or its attendee erased) before its mail went out: a newer
+    mail, if any, replaces it."""
     _finish(uow, mail_id, status=SKIPPED)
 
 

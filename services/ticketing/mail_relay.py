@@ -47,7 +47,7 @@ class MailRelay:
             ticket = session.get(Ticket, mail.ticket_id)
             event = service.ticket_event(session, ticket)
             replaces_earlier = service.replaces_earlier_ticket(session, ticket)
-        if ticket.status != service.VALID:
+        if ticket.status != service.VALID or not ticket.attendee_email:
             mail_outbox.mark_skipped(self._runtime.unit_of_work(), mail_id)
             return
         try:

@@ -114,3 +114,13 @@ class CancelledRegistration(Base):
 
     registration_id: Mapped[str] = mapped_column(Id, primary_key=True)
     cancelled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ErasedRegistration(Base):
+    """A registration whose attendee's personal data was erased (registration.erased): its
+    tickets keep no name or email, including one whose confirmation arrives afterwards."""
+
+    __tablename__ = "erased_registrations"
+
+    registration_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from services.ticketing import mail_outbox
 from services.ticketing.models import (
     CancelledRegistration,
+    ErasedRegistration,
     EventInfo,
     SigningKey,
     Ticket,
@@ -29,6 +30,7 @@ from services.ticketing.models import (
 )
 from services.ticketing.qr_codes import QrImages, qr_images
 from shared.auth import Principal, secrets_equal, token_digest
+from shared.bus.events import ERASED_NAME
 from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
 from shared.tokens import TicketClaims, new_signing_key, public_key_text, sign_ticket
@@ -79,6 +81,8 @@ def issue_ticket(uow: UnitOfWork, data: dict) -> Ticket | None:
     if event is None:
         raise EventNotKnownYet(f"event {data['event_id']} not received yet")
     attendee = data["attendee"]
+    if uow.session.get(ErasedRegistration, registration_id) is not None:
+        attendee = {**attendee, **_ERASED_ATTENDEE}
     return _issue(
         uow,
         event,
@@ -99,6 +103,22 @@ def revoke_registration_ticket(uow: UnitOfWork, registration_id: str, reason: st
         _revoke(uow, ticket, reason)
     if uow.session.get(CancelledRegistration, registration_id) is None:
         uow.session.add(CancelledRegistration(registration_id=registration_id))
+
+
+_ERASED_ATTENDEE = {"name": ERASED_NAME, "email": ""}
+
+
+def erase_attendee(uow: UnitOfWork, registration_id: str) -> None:
+    """Blank the attendee's name and email on every ticket of the registration, and on its
+    mail; a ticket issued later is issued without them."""
+    tickets = uow.session.scalars(select(Ticket).where(Ticket.registration_id == registration_id))
+    erased = []
+    for ticket in tickets:
+        ticket.attendee_name, ticket.attendee_email = ERASED_NAME, ""
+        erased.append(ticket.id)
+    mail_outbox.forget_recipient(uow.session, erased)
+    if uow.session.get(ErasedRegistration, registration_id) is None:
+        uow.session.add(ErasedRegistration(registration_id=registration_id))
 
 
 def reissue_ticket(uow: UnitOfWork, organiser: Principal, ticket_id: str) -> Ticket:
@@ -154,14 +174,16 @@ def _issue(uow: UnitOfWork, event: EventInfo, **holder) -> Ticket:
             "event_id": ticket.event_id,
             "ticket_type_id": ticket.ticket_type_id,
             "attendee_name": ticket.attendee_name,
-            "attendee_email": ticket.attendee_email,  # door staff search by it
+            # Door staff search by it; an erased attendee has none.
+            "attendee_email": ticket.attendee_email or None,
             "valid_from": ticket.valid_from,
             "valid_until": ticket.valid_until,
             "signing_key": {"key_id": key.key_id, "public_key": key.public_key},
             "token_sha256": token_digest(ticket.payload),
         },
     )
-    mail_outbox.queue_ticket_mail(uow.session, ticket)
+    if ticket.attendee_email:
+        mail_outbox.queue_ticket_mail(uow.session, ticket)
     return ticket
 
 

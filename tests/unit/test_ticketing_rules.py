@@ -177,6 +177,56 @@ def test_cancelling_after_a_reissue_revokes_the_current_ticket(box_office):
     assert reasons == ["reissued", "cancelled"]
 
 
+# --- erasure ------------------------------------------------------------------------------
+
+
+def test_erasing_an_attendee_blanks_their_tickets_and_stops_their_unsent_mail(box_office):
+    show = box_office.show()
+    erased = box_office.confirm(show, name="Ada Lovelace")
+    kept = box_office.confirm(show, name="Grace Hopper")
+    box_office.reissue(box_office.ticket_of(erased))
+
+    box_office.erase(erased)
+
+    tickets = box_office.tickets_of(erased)
+    assert {(t.attendee_name, t.attendee_email) for t in tickets} == {("[erased]", "")}
+    assert tickets[-1].status == "valid", "the attendee may still come in"
+    erased_ids = {t.id for t in tickets}
+    mail = {m.ticket_id: m for m in box_office.mail()}
+    assert {(mail[i].recipient, mail[i].status) for i in erased_ids} == {("", "skipped")}
+    assert box_office.ticket_of(kept).attendee_name == "Grace Hopper"
+    assert mail[box_office.ticket_of(kept).id].status == "pending"
+
+
+def test_an_erased_attendees_reissued_ticket_is_nameless_and_mailed_to_nobody(box_office):
+    show = box_office.show()
+    confirmation = box_office.confirm(show)
+    box_office.erase(confirmation)
+
+    replacement = box_office.reissue(box_office.ticket_of(confirmation))
+
+    assert (replacement.attendee_name, replacement.attendee_email) == ("[erased]", "")
+    assert replacement.id not in {m.ticket_id for m in box_office.mail()}
+    issued = envelopes_data(box_office, "ticket.issued")[-1]
+    assert (issued["attendee_name"], issued["attendee_email"]) == ("[erased]", None)
+
+
+def test_a_confirmation_arriving_after_the_erasure_issues_a_nameless_ticket(box_office):
+    show = box_office.show()
+    confirmation = box_office.confirmation(show)
+
+    box_office.erase(confirmation)  # seen first: a retried or parallel consumer
+    box_office.deliver(confirmation)
+
+    ticket = box_office.ticket_of(confirmation)
+    assert (ticket.status, ticket.attendee_name, ticket.attendee_email) == (
+        "valid",
+        "[erased]",
+        "",
+    )
+    assert box_office.mail() == []
+
+
 # --- signing keys -------------------------------------------------------------------------
 
 

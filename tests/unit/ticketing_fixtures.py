@@ -121,6 +121,18 @@ class BoxOffice:
             },
         )
 
+    def erase(self, confirmation: Confirmation) -> None:
+        """registration.erased: the attendee's personal data erased at registration."""
+        consume(
+            self.runtime,
+            handlers.on_registration_erased,
+            "registration.erased",
+            {
+                "registration_id": confirmation.data["registration_id"],
+                "event_id": confirmation.data["event_id"],
+            },
+        )
+
     def ticket_of(self, confirmation: Confirmation) -> Ticket:
         """The registration's current ticket, as its attendee opens it."""
         with self.runtime.session_factory() as session:
