@@ -14,9 +14,14 @@ def on_ticket_revoked(uow: UnitOfWork, data: dict) -> None:
     service.revoke(uow, data)
 
 
+def on_registration_erased(uow: UnitOfWork, data: dict) -> None:
+    service.erase_attendee(uow, data)
+
+
 HANDLERS = {
     "event.published": on_event_changed,
     "event.updated": on_event_changed,
     "ticket.issued": on_ticket_issued,
     "ticket.revoked": on_ticket_revoked,
+    "registration.erased": on_registration_erased,
 }

@@ -41,7 +41,7 @@ class RosterTicket(Base):
 
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     event_id: Mapped[str] = mapped_column(Id, index=True)
-    registration_id: Mapped[str] = mapped_column(Id)
+    registration_id: Mapped[str] = mapped_column(Id, index=True)
     ticket_type_id: Mapped[str] = mapped_column(Id)
     attendee_name: Mapped[str] = mapped_column(String(200))
     # Producers that predate the field send no email; search by email then finds nothing.
@@ -154,3 +154,13 @@ class EarlyRevocation(Base):
 
     ticket_id: Mapped[str] = mapped_column(Id, primary_key=True)
     revoked_at: Mapped[datetime]
+
+
+class ErasedRegistration(Base):
+    """A registration whose attendee's personal data was erased (registration.erased): its
+    roster tickets keep no name or email, including one whose ticket.issued arrives after."""
+
+    __tablename__ = "erased_registrations"
+
+    registration_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,7 +3,7 @@ email or code, and the offline bundle a door device scans with. No Flask, no bro
 
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.checkin.lists import ensure_default_list, event_lists
@@ -11,11 +11,13 @@ from services.checkin.models import (
     Admission,
     CheckinList,
     EarlyRevocation,
+    ErasedRegistration,
     EventInfo,
     PublicKey,
     RosterTicket,
 )
 from services.checkin.scanning import previous_view, ticket_view
+from shared.bus.events import ERASED_NAME
 
 SEARCH_RESULTS = 20
 
@@ -46,14 +48,15 @@ def add_to_roster(session: Session, data: dict) -> None:
         )
     if session.get(RosterTicket, str(data["ticket_id"])) is None:
         early = session.get(EarlyRevocation, str(data["ticket_id"]))
+        erased = session.get(ErasedRegistration, str(data["registration_id"])) is not None
         session.add(
             RosterTicket(
                 id=str(data["ticket_id"]),
                 event_id=str(data["event_id"]),
                 registration_id=str(data["registration_id"]),
                 ticket_type_id=str(data["ticket_type_id"]),
-                attendee_name=data["attendee_name"],
-                attendee_email=data.get("attendee_email"),
+                attendee_name=ERASED_NAME if erased else data["attendee_name"],
+                attendee_email=None if erased else data.get("attendee_email"),
                 valid_from=data["valid_from"],
                 valid_until=data["valid_until"],
                 revoked_at=early.revoked_at if early else None,
@@ -71,6 +74,19 @@ def revoke(session: Session, data: dict) -> None:
             )
     elif ticket.revoked_at is None:
         ticket.revoked_at = datetime.now(UTC)
+
+
+def erase_attendee(session: Session, data: dict) -> None:
+    """Blank the attendee's name and email on the registration's roster tickets, and on any
+    that arrive later."""
+    registration_id = str(data["registration_id"])
+    session.execute(
+        update(RosterTicket)
+        .where(RosterTicket.registration_id == registration_id)
+        .values(attendee_name=ERASED_NAME, attendee_email=None)
+    )
+    if session.get(ErasedRegistration, registration_id) is None:
+        session.add(ErasedRegistration(registration_id=registration_id))
 
 
 def ticket_record(session: Session, ticket: RosterTicket, event: EventInfo) -> dict:

@@ -93,6 +93,10 @@ def revoke(uow: UnitOfWork, data: dict) -> None:
     roster.revoke(uow.session, data)
 
 
+def erase_attendee(uow: UnitOfWork, data: dict) -> None:
+    roster.erase_attendee(uow.session, data)
+
+
 def roster_ticket(session: Session, principal: Principal, ticket_id: str) -> dict:
     ticket = session.get(RosterTicket, ticket_id)
     if ticket is None:

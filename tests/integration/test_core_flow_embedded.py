@@ -3,6 +3,7 @@
 import base64
 
 from shared.tokens import base45_decode, base45_encode
+from tests.support import wait_until
 
 
 def test_a_registration_becomes_a_ticket_that_scans_once(embedded):
@@ -21,6 +22,28 @@ def test_a_registration_becomes_a_ticket_that_scans_once(embedded):
     again = embedded.scan(ticket["payload"])
     assert again["verdict"] == "already_checked_in"
     assert again["previous"]["gate"] == "Main entrance"
+
+
+def test_an_erased_attendee_is_erased_in_every_service_and_can_still_come_in(embedded):
+    event_id, ticket_type_id = embedded.published_event(quota=5)
+    registration = embedded.registered(event_id, ticket_type_id, name="陳大文")
+    ticket = embedded.wait_for_ticket(registration)
+    embedded.wait_until_in_roster(ticket["id"])
+
+    assert embedded.erase(registration).status_code == 200
+
+    wait_until(
+        lambda: embedded.wait_for_ticket(registration)["attendee_name"] == "[erased]",
+        15,
+        "the ticket erased in ticketing",
+    )
+    wait_until(
+        lambda: embedded.roster_ticket(ticket["id"]).json()["attendee_name"] == "[erased]",
+        15,
+        "the ticket erased in the check-in roster",
+    )
+    answer = embedded.scan(ticket["payload"])
+    assert (answer["verdict"], answer["ticket"]["attendee_name"]) == ("ok", "[erased]")
 
 
 def test_an_altered_ticket_is_invalid(embedded):

@@ -332,6 +332,15 @@ class Door:
             },
         )
 
+    def erase(self, ticket: IssuedTicket) -> None:
+        """registration.erased for the ticket's registration reaching the door."""
+        consume(
+            self.runtime,
+            checkin.erase_attendee,
+            "registration.erased",
+            {"registration_id": ticket.registration_id, "event_id": ticket.event_id},
+        )
+
     def add_list(
         self,
         event: EventAtTheDoor,
