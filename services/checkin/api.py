@@ -1,7 +1,7 @@
 import json
 from functools import wraps
 
-from flask import Response, request
+from flask import Response, jsonify, request
 
 from services.checkin import schemas, service
 from services.checkin.compressed_uploads import MAX_INFLATED_BYTES
@@ -74,7 +74,9 @@ def scan_batch(fields):
     runtime = current_runtime()
     requests = [_scan_request(item) for item in fields["scans"]]
     results = service.scan_batch(runtime.unit_of_work(), current_principal(), requests)
-    return {"results": results}
+    # The judgement's answers are JSON-ready as BatchOut would dump them (a test holds them
+    # to it); dumping 10,000 of them again would cost a tenth of the upload's time.
+    return jsonify({"results": results})
 
 
 # --- the roster --------------------------------------------------------------------------

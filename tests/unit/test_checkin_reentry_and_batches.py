@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.checkin import service as checkin
+from services.checkin.schemas import BatchOut
 from services.checkin.scanning import ScanRequest
 from shared.errors import InvalidRequest, NotFound
 from tests.unit.domain_fixtures import (
@@ -339,6 +340,41 @@ def test_a_reuploaded_batch_answers_its_first_answers_and_records_nothing_new(do
     assert again == first + [first[0]]
     assert door.scans_recorded() == scans_before == 2
     assert len(door.published("checkin.recorded")) == events_before == 2
+
+
+def test_every_kind_of_batch_answer_is_already_what_the_api_documents(door):
+    event = door.event()
+    admitted, early, revoked, displacing = (door.issue(event) for _ in range(4))
+    door.revoke(revoked)
+    door.scan(displacing.payload, scan_id="online", at=DURING_THE_SHOW + 10 * MINUTE)
+    stranger = door.signed_ticket(door.event())
+
+    results = door.upload(
+        [
+            offline(admitted, DURING_THE_SHOW, "ok"),
+            offline(admitted, DURING_THE_SHOW + MINUTE, "again"),
+            offline(admitted, DURING_THE_SHOW + 2 * MINUTE, "exit", direction="out"),
+            offline(early, SHOW_STARTS - 3 * timedelta(hours=1), "early"),
+            offline(revoked, DURING_THE_SHOW, "revoked"),
+            offline(displacing, DURING_THE_SHOW, "displacing"),
+            offline(stranger, DURING_THE_SHOW, "unknown"),
+            ScanRequest(scan_id="garbled", payload="LG1:???", scanned_at=DURING_THE_SHOW),
+        ]
+    )
+
+    verdicts = [r["verdict"] for r in results]
+    assert verdicts == [
+        "ok",
+        "already_checked_in",
+        "ok",
+        "not_yet_valid",
+        "revoked",
+        "ok",
+        "unknown_ticket",
+        "invalid",
+    ]
+    assert results[5]["displaced"]["scan_id"] == "online"
+    assert BatchOut().dump({"results": results}) == {"results": results}
 
 
 def test_a_batch_applies_exits_and_entries_in_time_order(door):
