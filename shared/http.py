@@ -28,7 +28,9 @@ from shared.logs import (
     set_correlation_id,
 )
 from shared.metrics import HTTP_REQUEST_SECONDS, metrics_text
+from shared.runtime import ServiceDefinition, ServiceRuntime
 from shared.schemas import ProblemSchema
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +105,16 @@ class ProblemApi(Api):
         return response
 
 
-def create_service_app(runtime, blueprints: list[Blueprint], import_name: str) -> Flask:
+def create_service_app(
+    definition: ServiceDefinition,
+    blueprints: list[Blueprint],
+    import_name: str,
+    settings: Settings | None = None,
+    runtime: ServiceRuntime | None = None,
+) -> Flask:
+    """A service's HTTP app from its definition: the one bootstrap every service's app.py
+    calls (on a runtime of its own unless given one, as embedded mode shares them)."""
+    runtime = runtime or ServiceRuntime(definition, settings or Settings.from_env())
     name = runtime.name
     configure_logging(name, json_lines=not runtime.settings.is_embedded)
     app = Flask(import_name)
@@ -116,8 +127,9 @@ def create_service_app(runtime, blueprints: list[Blueprint], import_name: str) -
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL=f"/api/{name}/docs/assets/",
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-        JSON_SORT_KEYS=False,
     )
+    # Answers keep the order their schemas give, and no response pays for sorting.
+    app.json.sort_keys = False
     app.extensions["loopgate"] = runtime
     api = ProblemApi(
         app,

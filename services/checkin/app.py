@@ -6,8 +6,7 @@ from pathlib import Path
 from services.checkin import api, handlers, pages
 from services.checkin.compressed_uploads import GzipRequestBodies
 from services.checkin.models import Base, tables
-from shared.app_factory import build_app
-from shared.http import limit_rate
+from shared.http import create_service_app, limit_rate
 from shared.i18n import init_i18n
 from shared.runtime import ServiceDefinition
 
@@ -21,7 +20,7 @@ DEFINITION = ServiceDefinition(
 
 
 def create_app(settings=None, runtime=None):
-    app = build_app(DEFINITION, [api.blp], __name__, settings, runtime)
+    app = create_service_app(DEFINITION, [api.blp], __name__, settings, runtime)
     app.register_blueprint(pages.blueprint, url_prefix="/api/checkin")
     init_i18n(app, Path(__file__).parent / "translations")
     # Pairing needs no token, so guessing codes is slowed down per client address.

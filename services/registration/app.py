@@ -4,8 +4,7 @@ from pathlib import Path
 
 from services.registration import api, handlers, pages
 from services.registration.models import Base, tables
-from shared.app_factory import build_app
-from shared.http import limit_rate
+from shared.http import create_service_app, limit_rate
 from shared.i18n import init_i18n
 from shared.runtime import ServiceDefinition
 from shared.worker import PeriodicTask
@@ -25,7 +24,7 @@ PERIODIC_TASKS = (
 
 
 def create_app(settings=None, runtime=None):
-    app = build_app(DEFINITION, [api.blp], __name__, settings, runtime)
+    app = create_service_app(DEFINITION, [api.blp], __name__, settings, runtime)
     app.register_blueprint(pages.blueprint)
     init_i18n(app, Path(__file__).parent / "translations")
     rate = app.extensions["loopgate"].settings.rate_limit

@@ -6,7 +6,7 @@ from pathlib import Path
 from services.ticketing import api, handlers, pages
 from services.ticketing.mail_relay import relay_mail
 from services.ticketing.models import Base, tables
-from shared.app_factory import build_app
+from shared.http import create_service_app
 from shared.i18n import init_i18n
 from shared.runtime import ServiceDefinition
 from shared.worker import PeriodicTask
@@ -24,6 +24,6 @@ PERIODIC_TASKS = (PeriodicTask("mail-relay", every_seconds=0.5, run=relay_mail),
 
 
 def create_app(settings=None, runtime=None):
-    app = build_app(DEFINITION, [api.blp, pages.blp], __name__, settings, runtime)
+    app = create_service_app(DEFINITION, [api.blp, pages.blp], __name__, settings, runtime)
     init_i18n(app, Path(__file__).parent / "translations")
     return app
