@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import delete, func, literal_column, select
+from sqlalchemy import func, literal_column, select
 
 from services.checkin import service as checkin
-from services.checkin.models import CheckinList, PublicKey, Scan
-from services.checkin.scanning import _KNOWN_KEYS, ScanRequest
+from services.checkin.models import CheckinList, Scan
+from services.checkin.scanning import ScanRequest
 from services.registration import event_admin
 from services.registration import service as registration
 from services.registration.models import Registration
@@ -311,13 +311,6 @@ class Door:
             data["token_sha256"] = token_digest(ticket.payload)
         consume(self.runtime, checkin.add_to_roster, "ticket.issued", data)
         return ticket
-
-    def forget_signing_keys(self) -> None:
-        """The door loses every public key it was sent (in its database and its memory)."""
-        with self.runtime.session_factory() as session:
-            session.execute(delete(PublicKey))
-            session.commit()
-        _KNOWN_KEYS.pop(self.runtime.engine, None)
 
     def revoke(self, ticket: IssuedTicket) -> None:
         consume(
