@@ -26,8 +26,17 @@ class PeriodicTask:
     run: Callable[[ServiceRuntime], None]
 
 
+def _prune_sent_events(runtime: ServiceRuntime) -> None:
+    runtime.relay.prune_sent()
+
+
+# What every service's worker does besides its own tasks.
+PRUNE_SENT_EVENTS = PeriodicTask("outbox-pruning", 15 * 60, _prune_sent_events)
+
+
 def periodic_tasks(service: str) -> tuple[PeriodicTask, ...]:
-    return tuple(getattr(importlib.import_module(f"services.{service}.app"), "PERIODIC_TASKS", ()))
+    own = getattr(importlib.import_module(f"services.{service}.app"), "PERIODIC_TASKS", ())
+    return (PRUNE_SENT_EVENTS, *own)
 
 
 class ServiceWorker:

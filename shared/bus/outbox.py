@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_SECONDS = 5
 BATCH_SIZE = 200
+# Sent events carry personal data (a registration.confirmed names its attendee), so they are
+# kept only a day: long enough to replay them after an embedded restart (the last 15 minutes)
+# and to look into yesterday's traffic, and an erased attendee's name does not linger.
+SENT_EVENTS_KEPT = timedelta(days=1)
 
 
 def define_outbox_table(metadata: MetaData) -> Table:
@@ -191,6 +195,16 @@ class OutboxRelay:
             return session.scalar(
                 select(func.count()).select_from(self._table).where(self._table.c.sent_at.is_(None))
             )
+
+    def prune_sent(self, now: datetime | None = None) -> int:
+        """Delete the events sent more than SENT_EVENTS_KEPT ago; how many."""
+        cutoff = (now or datetime.now(UTC)) - SENT_EVENTS_KEPT
+        with self._session_factory() as session:
+            pruned = session.execute(
+                self._table.delete().where(self._table.c.sent_at < cutoff)
+            ).rowcount
+            session.commit()
+            return pruned
 
     def replay_recent(self, window_seconds: float) -> int:
         """Mark events sent in the last `window_seconds` unsent, to relay them again."""
