@@ -15,6 +15,7 @@ from services.checkin.models import (
     EventInfo,
     PublicKey,
     RosterTicket,
+    Scan,
 )
 from services.checkin.scanning import previous_view, ticket_view
 from shared.bus.events import ERASED_NAME
@@ -80,11 +81,17 @@ def erase_attendee(session: Session, data: dict) -> None:
     """Blank the attendee's name and email on the registration's roster tickets, and on any
     that arrive later."""
     registration_id = str(data["registration_id"])
+    tickets = select(RosterTicket.id).where(RosterTicket.registration_id == registration_id)
     session.execute(
         update(RosterTicket)
         .where(RosterTicket.registration_id == registration_id)
         .values(attendee_name=ERASED_NAME, attendee_email=None)
     )
+    # A scan keeps its first answer, to answer a retried scan id again; it named the attendee.
+    for scan in session.scalars(select(Scan).where(Scan.ticket_id.in_(tickets))):
+        if "ticket" in scan.answer:
+            ticket = {**scan.answer["ticket"], "attendee_name": ERASED_NAME}
+            scan.answer = {**scan.answer, "ticket": ticket}
     if session.get(ErasedRegistration, registration_id) is None:
         session.add(ErasedRegistration(registration_id=registration_id))
 

@@ -98,6 +98,17 @@ def test_an_erased_attendee_is_nameless_at_the_door_and_found_by_no_search(door)
     assert (answer["verdict"], answer["ticket"]["attendee_name"]) == ("ok", "[erased]")
 
 
+def test_erasure_reaches_the_answers_kept_for_retried_scans(door):
+    event = door.event()
+    ticket = door.issue(event, attendee_name="Ada Lovelace")
+    assert door.scan(ticket.payload, scan_id="door-1")["ticket"]["attendee_name"] == "Ada Lovelace"
+
+    door.erase(ticket)
+
+    retried = door.scan(ticket.payload, scan_id="door-1")
+    assert (retried["verdict"], retried["ticket"]["attendee_name"]) == ("ok", "[erased]")
+
+
 def test_a_ticket_arriving_after_its_attendee_was_erased_joins_the_roster_nameless(door):
     event = door.event()
     ticket = door.signed_ticket(event, attendee_name="Ada Lovelace")
