@@ -20,7 +20,7 @@ from shared.auth import (
     bootstrap_organiser_token,
     ensure_token,
 )
-from shared.bus.outbox import OutboxRelay, OutboxWriter
+from shared.bus.outbox import OutboxRelay, OutboxRows
 from shared.db import UnitOfWork, create_database_engine, ensure_database, migrate
 from shared.settings import Settings
 
@@ -57,11 +57,11 @@ class ServiceRuntime:
             settings.broker_url,
             settings.relay_poll_seconds,
         )
-        self._outbox_writer = OutboxWriter(self.tables.outbox, self.name)
+        self._outbox_rows = OutboxRows(self.tables.outbox, self.name)
         self.recent_tokens = RecentTokens()
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, self._outbox_writer, self.relay.wake.set)
+        return UnitOfWork(self.session_factory, self._outbox_rows, self.relay.wake.set)
 
     def prepare(self) -> None:
         """Create and migrate the database and ensure the bootstrap organiser token."""

@@ -20,7 +20,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -88,11 +88,12 @@ class _Columns:
         return SimpleNamespace(**dict(zip(self._names, values, strict=True)))
 
 
-_TICKETS, _EVENTS, _LISTS_TABLE, _ADMISSIONS = (
+_TICKETS, _EVENTS, _LISTS_TABLE, _ADMISSIONS, _SCANS = (
     RosterTicket.__table__,
     EventInfo.__table__,
     CheckinList.__table__,
     Admission.__table__,
+    Scan.__table__,
 )
 _TICKET = _Columns(
     _TICKETS,
@@ -157,10 +158,6 @@ _EVENTS_WITH_DEFAULT_LIST = (
     .outerjoin(_DEFAULT_LIST_TABLE, _WITH_DEFAULT_LIST)
     .where(_EVENTS.c.id.in_(_IDS))
 )
-# Core executemany on the tables: the ORM's bulk insert costs more per row, and a batch
-# writes thousands.
-_INSERT_ADMISSIONS = _ADMISSIONS.insert()
-_INSERT_SCANS = Scan.__table__.insert()
 
 
 @dataclass(frozen=True)
@@ -208,9 +205,11 @@ class _Facts:
 
 @dataclass
 class Outcome:
-    """The answers, in request order, and the checkin.recorded data to publish."""
+    """The answers, in request order, the rows to insert (new admissions and the scans) and
+    the checkin.recorded data to publish: the caller inserts rows and events together."""
 
     answers: list[dict]
+    new_rows: list[tuple[Table, list[dict]]] = field(default_factory=list)
     recorded: list[dict] = field(default_factory=list)
 
 
@@ -222,9 +221,10 @@ def record_scans(
     offline: bool,
     look_up_scan_ids: bool = True,
 ) -> Outcome:
-    """Judge `requests` and stage their rows in `session`; a scan id seen before (earlier,
-    or earlier in the same batch) answers its first answer. Without `look_up_scan_ids` the
-    caller relies on the scans' primary key to refuse an id seen before."""
+    """Judge `requests`, change the admissions they change in `session`, and return the rows
+    they add; a scan id seen before (earlier, or earlier in the same batch) answers its first
+    answer. Without `look_up_scan_ids` the caller relies on the scans' primary key to refuse
+    an id seen before when it inserts the rows."""
     organisation = principal.organisation_id
     first_of: dict[str, ScanRequest] = {}
     for request in requests:
@@ -235,8 +235,9 @@ def record_scans(
     door.load(fresh)
     for request in sorted(fresh, key=door.scanned_at):
         answers[request.scan_id] = door.judge(request)
-    door.write()
-    return Outcome([answers[request.scan_id] for request in requests], door.recorded)
+    door.change_admissions()
+    answered = [answers[request.scan_id] for request in requests]
+    return Outcome(answered, door.new_rows(), door.recorded)
 
 
 def _recorded_answers(session: Session, organisation: str, scan_ids: list[str]) -> dict:
@@ -500,26 +501,10 @@ class _Door:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def write(self) -> None:
+    def change_admissions(self) -> None:
+        """Write the changes to admissions recorded before, each on condition that nobody
+        changed it since it was read."""
         connection = self.connection
-        new = [entry for entries in self.admissions.values() for entry in entries if entry.is_new]
-        if new:
-            connection.execute(
-                _INSERT_ADMISSIONS,
-                [
-                    {
-                        "id": e.id,
-                        "list_id": e.list_id,
-                        "ticket_id": e.ticket_id,
-                        "entry_key": e.entry_key,
-                        "scan_id": e.scan_id,
-                        "admitted_at": e.admitted_at,
-                        "exited_at": e.exited_at,
-                        "exit_scan_id": e.exit_scan_id,
-                    }
-                    for e in new
-                ],
-            )
         for entry, seen in self.changed.values():
             unchanged_since = Admission.scan_id == seen["scan_id"]
             if seen["exited"] is None:
@@ -545,8 +530,23 @@ class _Door:
                 )
                 .values(superseded_by=by)
             )
-        if self.scan_rows:
-            connection.execute(_INSERT_SCANS, self.scan_rows)
+
+    def new_rows(self) -> list[tuple[Table, list[dict]]]:
+        new = [entry for entries in self.admissions.values() for entry in entries if entry.is_new]
+        admissions = [
+            {
+                "id": e.id,
+                "list_id": e.list_id,
+                "ticket_id": e.ticket_id,
+                "entry_key": e.entry_key,
+                "scan_id": e.scan_id,
+                "admitted_at": e.admitted_at,
+                "exited_at": e.exited_at,
+                "exit_scan_id": e.exit_scan_id,
+            }
+            for e in new
+        ]
+        return [(_ADMISSIONS, admissions), (_SCANS, self.scan_rows)]
 
 
 def _read(payload: str) -> ReadToken | str:

@@ -64,11 +64,13 @@ def _record(uow, principal, requests, now, offline: bool) -> list[dict]:
                     # it is not, and the retry then looks the first answer up.
                     look_up_scan_ids=offline or attempt > 0,
                 )
+                for table, rows in outcome.new_rows:
+                    uow.insert_at_commit(table, rows)
                 if offline:
                     uow.publish_many("checkin.recorded", outcome.recorded)
                 else:
                     for data in outcome.recorded:
-                        uow.publish("checkin.recorded", data)
+                        uow.publish_at_commit("checkin.recorded", data)
                 uow.commit()
                 return outcome.answers
         except (IntegrityError, scanning.LostRace) as race:

@@ -20,12 +20,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    bindparam,
     func,
     select,
     update,
 )
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from shared.bus.broker import broker_connection
 from shared.bus.events import EVENT_SCHEMAS, ContractError, make_envelope
@@ -55,45 +54,32 @@ def define_outbox_table(metadata: MetaData) -> Table:
     )
 
 
-class OutboxWriter:
+class OutboxRows:
+    """The outbox rows of events, checked against their contracts; the unit of work inserts
+    them with its transaction's other changes (UnitOfWork.publish)."""
+
     def __init__(self, table: Table, source: str):
-        self._table = table
+        self.table = table
         self._source = source
-        # Built once: building an INSERT costs more than running it.
-        self._insert = table.insert()
-        self._delete = table.delete().where(table.c.id == bindparam("envelope_id"))
 
-    def __call__(self, session: Session, event_type: str, data: dict, correlation_id) -> str:
-        """Store the event in the session's transaction; its envelope id."""
+    def row(self, event_type: str, data: dict, correlation_id) -> dict:
         envelope = make_envelope(event_type, data, self._source, correlation_id)
-        # Through the session's connection: in its transaction, without the ORM's execution.
-        session.connection().execute(
-            self._insert,
-            {
-                "id": envelope["id"],
-                "event_type": event_type,
-                "envelope": envelope,
-                "created_at": datetime.now(UTC),
-            },
-        )
-        return envelope["id"]
+        return {
+            "id": envelope["id"],
+            "event_type": event_type,
+            "envelope": envelope,
+            "created_at": datetime.now(UTC),
+        }
 
-    def withdraw(self, session: Session, envelope_id: str) -> None:
-        """Take back an event stored in the session's transaction, which has not committed:
-        to the bus it never existed."""
-        session.connection().execute(self._delete, {"envelope_id": envelope_id})
-
-    def write_many(
-        self, session: Session, event_type: str, items: list[dict], correlation_id
-    ) -> None:
-        """Many events of one type in one statement (an offline batch of 10,000 scans).
+    def rows(self, event_type: str, items: list[dict], correlation_id) -> list[dict]:
+        """Many events of one type (an offline batch of 10,000 scans).
 
         Every event is still checked against its schema, all in one pass of one schema; the
         first goes through make_envelope whole, and the others share its envelope with an id
         of their own.
         """
         if not items:
-            return
+            return []
         first = make_envelope(event_type, items[0], self._source, correlation_id)
         if any(item.keys() != items[0].keys() for item in items):
             raise ContractError(f"{event_type}: events of one batch differ in their fields")
@@ -103,18 +89,15 @@ class OutboxWriter:
         if errors:
             raise ContractError(f"{event_type}: errors {errors}")
         now = datetime.now(UTC)
-        session.connection().execute(
-            self._insert,
-            [
-                {
-                    "id": envelope_id,
-                    "event_type": event_type,
-                    "envelope": {**first, "id": envelope_id, "data": data},
-                    "created_at": now,
-                }
-                for envelope_id, data in ((str(uuid.uuid4()), data) for data in serialised)
-            ],
-        )
+        return [
+            {
+                "id": envelope_id,
+                "event_type": event_type,
+                "envelope": {**first, "id": envelope_id, "data": data},
+                "created_at": now,
+            }
+            for envelope_id, data in ((str(uuid.uuid4()), data) for data in serialised)
+        ]
 
 
 def events_exchange() -> Exchange:

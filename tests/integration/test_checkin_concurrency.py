@@ -1,7 +1,8 @@
 """Two doors scanning the same ticket at the same moment get exactly one `ok`, decided by
 PostgreSQL's unique admission row, not by a lock in Python (docs/architecture.md,
 "Check-in verdicts"). Each door is a thread with its own HTTP client, against the check-in
-app served on a real port over its own database."""
+app served on a real port over its own database. And what one scan asks of PostgreSQL: one
+read and one write."""
 
 import threading
 import uuid
@@ -9,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from services.checkin.app import create_app
+from services.checkin.models import Admission, Scan
 from shared.auth import DEFAULT_ORGANISATION
 from shared.runtime import ServiceRuntime
 from shared.services import definition
@@ -87,3 +91,73 @@ def test_doors_racing_for_one_ticket_admit_it_exactly_once(checkin_on_postgres, 
         verdicts = race(url, ticket.payload, gate)
 
         assert sorted(verdicts) == ["already_checked_in"] * (DOORS - 1) + ["ok"], verdicts
+
+
+def statements_of(runtime, action) -> list[str]:
+    statements = []
+
+    def count(connection, cursor, statement, *args):
+        statements.append(statement.split()[0])
+
+    sqlalchemy_event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        action()
+    finally:
+        sqlalchemy_event.remove(runtime.engine, "before_cursor_execute", count)
+    return statements
+
+
+def admissions_of(runtime, ticket) -> int:
+    with runtime.session_factory() as session:
+        admitted = select(func.count()).where(Admission.ticket_id == str(ticket.id))
+        return session.scalar(admitted)
+
+
+def scans_with_id(runtime, scan_id: str) -> int:
+    with runtime.session_factory() as session:
+        return session.scalar(select(func.count()).where(Scan.scan_id == scan_id))
+
+
+def recorded_events(runtime) -> list[dict]:
+    """The data of every checkin.recorded in the outbox."""
+    outbox = runtime.tables.outbox
+    with runtime.session_factory() as session:
+        envelopes = session.scalars(
+            select(outbox.c.envelope).where(outbox.c.event_type == "checkin.recorded")
+        )
+        return [envelope["data"] for envelope in envelopes]
+
+
+def test_an_online_scan_reads_once_and_writes_once(checkin_on_postgres):
+    """The ticket with everything its verdict needs in one SELECT; the admission, the scan and
+    its checkin.recorded event in one INSERT (the others in its WITH clauses)."""
+    runtime, _url = checkin_on_postgres
+    door = Door(runtime)
+    ticket = door.issue(door.event())
+    answers = []
+
+    statements = statements_of(runtime, lambda: answers.append(door.scan(ticket.payload)))
+
+    assert answers[0]["verdict"] == "ok"
+    assert statements == ["SELECT", "WITH"]
+    assert admissions_of(runtime, ticket) == 1
+    assert answers[0]["scan_id"] in [data["scan_id"] for data in recorded_events(runtime)]
+
+
+def test_a_scan_sent_again_answers_its_first_answer_and_is_recorded_once(checkin_on_postgres):
+    """The second request's INSERT meets the scan's primary key, and its event goes with it
+    (one statement); the door then looks the first answer up instead of judging the ticket
+    again (which would now say already_checked_in)."""
+    runtime, _url = checkin_on_postgres
+    door = Door(runtime)
+    ticket = door.issue(door.event())
+    scan_id = f"retried-{uuid.uuid4()}"
+
+    first = door.scan(ticket.payload, scan_id=scan_id)
+    again = door.scan(ticket.payload, scan_id=scan_id)
+
+    assert first["verdict"] == "ok"
+    assert again == first
+    assert scans_with_id(runtime, scan_id) == 1
+    assert admissions_of(runtime, ticket) == 1
+    assert [data["scan_id"] for data in recorded_events(runtime)].count(scan_id) == 1
