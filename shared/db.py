@@ -233,7 +233,7 @@ class UnitOfWork:
         self._published = True
 
     def withdraw(self, envelope_id: str) -> None:
-        """Take back an event published in this transaction (before it commits)."""
+        """Take back an event publish() stored in this transaction (before it commits)."""
         self.session.connection().execute(
             _delete_by_id(self._outbox_rows.table), {"id": envelope_id}
         )
