@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 import requests
+from sqlalchemy import event as sqlalchemy_event
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 ORGANISER_TOKEN = "test-organiser-token"
@@ -145,6 +146,21 @@ def listening(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def statements_sent(engine, action) -> list[str]:
+    """The first word of each statement `engine` sends while `action()` runs."""
+    statements = []
+
+    def record(connection, cursor, statement, *args):
+        statements.append(statement.split()[0])
+
+    sqlalchemy_event.listen(engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sqlalchemy_event.remove(engine, "before_cursor_execute", record)
+    return statements
 
 
 def _json_if_ok(response: requests.Response):

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -20,7 +19,7 @@ from shared.auth import DEFAULT_ORGANISATION
 from shared.runtime import ServiceRuntime
 from shared.services import definition
 from shared.settings import Settings
-from tests.support import ORGANISER_TOKEN, ServedApp
+from tests.support import ORGANISER_TOKEN, ServedApp, statements_sent
 from tests.unit.domain_fixtures import Door
 
 pytestmark = pytest.mark.integration
@@ -93,20 +92,6 @@ def test_doors_racing_for_one_ticket_admit_it_exactly_once(checkin_on_postgres, 
         assert sorted(verdicts) == ["already_checked_in"] * (DOORS - 1) + ["ok"], verdicts
 
 
-def statements_of(runtime, action) -> list[str]:
-    statements = []
-
-    def count(connection, cursor, statement, *args):
-        statements.append(statement.split()[0])
-
-    sqlalchemy_event.listen(runtime.engine, "before_cursor_execute", count)
-    try:
-        action()
-    finally:
-        sqlalchemy_event.remove(runtime.engine, "before_cursor_execute", count)
-    return statements
-
-
 def admissions_of(runtime, ticket) -> int:
     with runtime.session_factory() as session:
         admitted = select(func.count()).where(Admission.ticket_id == str(ticket.id))
@@ -136,7 +121,7 @@ def test_an_online_scan_reads_once_and_writes_once(checkin_on_postgres):
     ticket = door.issue(door.event())
     answers = []
 
-    statements = statements_of(runtime, lambda: answers.append(door.scan(ticket.payload)))
+    statements = statements_sent(runtime.engine, lambda: answers.append(door.scan(ticket.payload)))
 
     assert answers[0]["verdict"] == "ok"
     assert statements == ["SELECT", "WITH"]

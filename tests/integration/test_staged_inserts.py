@@ -3,11 +3,11 @@ on PostgreSQL a handful in one statement, more table by table; on SQLite table b
 
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, func, select
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from shared import db
+from tests.support import statements_sent
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -39,18 +39,7 @@ def stored(engine, table) -> int:
 
 
 def inserts_sent(engine, action) -> int:
-    inserts = []
-
-    def count(connection, cursor, statement, *args):
-        if statement.split()[0] in ("INSERT", "WITH"):
-            inserts.append(statement)
-
-    sqlalchemy_event.listen(engine, "before_cursor_execute", count)
-    try:
-        action()
-    finally:
-        sqlalchemy_event.remove(engine, "before_cursor_execute", count)
-    return len(inserts)
+    return sum(word in ("INSERT", "WITH") for word in statements_sent(engine, action))
 
 
 def test_staged_rows_of_several_tables_arrive_at_commit(database):

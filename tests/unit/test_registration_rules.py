@@ -8,11 +8,11 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import update
 
 from services.registration.models import Event, TicketType
 from shared.errors import Conflict, InvalidRequest, NotFound
+from tests.support import statements_sent
 from tests.unit.domain_fixtures import NORTHWIND, SOUTHWIND
 
 pytest_plugins = ["tests.unit.domain_fixtures"]
@@ -125,16 +125,8 @@ def test_a_registration_takes_four_statements_and_the_commit(desk):
     event for the bus, and last the place, whose row lock is then held only until the
     commit."""
     event, ticket_type = desk.published_event(quota=1)
-    statements = []
 
-    def count(connection, cursor, statement, *args):
-        statements.append(statement.split()[0])
-
-    sqlalchemy_event.listen(desk.runtime.engine, "before_cursor_execute", count)
-    try:
-        desk.registered(event, ticket_type)
-    finally:
-        sqlalchemy_event.remove(desk.runtime.engine, "before_cursor_execute", count)
+    statements = statements_sent(desk.runtime.engine, lambda: desk.registered(event, ticket_type))
 
     # SQLite's BEGIN IMMEDIATE (shared/db.py) is sent as a statement too.
     assert [s for s in statements if s != "BEGIN"] == ["SELECT", "INSERT", "INSERT", "UPDATE"]
