@@ -59,6 +59,7 @@ class ServiceRuntime:
         )
         self._outbox_rows = OutboxRows(self.tables.outbox, self.name)
         self.recent_tokens = RecentTokens()
+        self.secret_box = settings.secret_box()
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, self._outbox_rows, self.relay.wake.set)

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from shared.bus.topology import SERVICES
+from shared.secret_box import SecretBox, key_encryption_key
 
 EMBEDDED = "embedded"
 DISTRIBUTED = "distributed"
@@ -52,6 +53,9 @@ class Settings:
     # How many proxies in front of a service may set X-Forwarded-For (the gateway is one).
     trusted_proxy_hops: int = 0
     relay_poll_seconds: float = 0.05
+    # Base64 of 32 bytes sealing secrets at rest (shared/secret_box.py); None: a key file in
+    # the data dir, made once.
+    key_encryption_key: str | None = None
 
     def database_url(self, service: str) -> str:
         return self.database_urls[service]
@@ -64,6 +68,10 @@ class Settings:
     def smtp_server(self) -> SmtpServer | None:
         """None: mail is written to the mailbox folder instead of being sent."""
         return smtp_server(self.smtp_url) if self.smtp_url else None
+
+    def secret_box(self) -> "SecretBox":
+        """What seals this instance's secrets at rest (the same key in every process)."""
+        return SecretBox(key_encryption_key(self.key_encryption_key, self.data_dir))
 
     @property
     def mailbox_dir(self) -> Path:
@@ -115,6 +123,7 @@ class Settings:
                 get("TRUSTED_PROXY_HOPS", "0" if embedded else "1"), "LOOPGATE_TRUSTED_PROXY_HOPS"
             ),
             relay_poll_seconds=float(get("RELAY_POLL_SECONDS", "0.05")),
+            key_encryption_key=get("KEY_ENCRYPTION_KEY"),
         )
 
 
