@@ -30,6 +30,9 @@ class Principal:
     role: str
     organisation_id: str
     event_id: str | None = None
+    # Which credential this is (its token's digest): what a door device's scan ids are
+    # unique within. Empty for principals made in code rather than read from a token.
+    subject: str = ""
 
 
 def define_token_table(metadata: MetaData) -> Table:
@@ -95,7 +98,12 @@ def authenticate(session: Session, table: Table, token: str) -> Principal | None
     ).first()
     if row is None:
         return None
-    return Principal(role=row.role, organisation_id=row.organisation_id, event_id=row.event_id)
+    return Principal(
+        role=row.role,
+        organisation_id=row.organisation_id,
+        event_id=row.event_id,
+        subject=row.token_sha256,
+    )
 
 
 class RecentTokens:

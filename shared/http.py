@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from shared.auth import Principal, authenticate
+from shared.auth import Principal, authenticate, token_digest
 from shared.db import database_reachable
 from shared.errors import DomainError
 from shared.logs import (
@@ -231,6 +231,13 @@ def current_runtime():
     return current_app.extensions["loopgate"]
 
 
+def per_bearer_token() -> str:
+    """A rate limit's key for whoever holds the request's token (a door device, an
+    organiser), else the client's address."""
+    token = bearer_token()
+    return "token:" + token_digest(token) if token else get_remote_address()
+
+
 def bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -322,11 +329,13 @@ def wants_csv() -> bool:
     return best == "text/csv"
 
 
-def limit_rate(app: Flask, endpoint: str, rate: str | None) -> None:
+def limit_rate(
+    app: Flask, endpoint: str, rate: str | None, per: Callable[[], str] = get_remote_address
+) -> None:
     """Limit one endpoint per client address (behind the gateway, the address ProxyFix
-    took from the trusted hop). Counters live in each process; with N gunicorn workers a
-    client gets at most N times the rate, which is still a bound."""
+    took from the trusted hop), or per what `per` names. Counters live in each process; with
+    N gunicorn workers a client gets at most N times the rate, which is still a bound."""
     if rate is None:
         return
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True)
+    limiter = Limiter(per, app=app, storage_uri="memory://", headers_enabled=True)
     app.view_functions[endpoint] = limiter.limit(rate)(app.view_functions[endpoint])

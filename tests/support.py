@@ -116,6 +116,19 @@ class CoreFlow:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def signing_keys(self, event_id: str) -> list[dict]:
+        response = self.get(f"/api/ticketing/events/{event_id}/keys", headers=self.organiser)
+        assert response.status_code == 200, response.text
+        return response.json()["keys"]
+
+    def retire_key(self, event_id: str, key_id: str) -> dict:
+        """The organiser retires one of the event's signing keys."""
+        response = self.post(
+            f"/api/ticketing/events/{event_id}/keys/{key_id}/retire", headers=self.organiser
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def roster_ticket(self, ticket_id: str) -> requests.Response:
         return self.get(f"/api/checkin/tickets/{ticket_id}", headers=self.organiser)
 

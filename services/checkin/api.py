@@ -98,7 +98,8 @@ def offline_bundle(event_id):
 @blp.response(200, schemas.RosterTicketOut(many=True))
 @blp.doc(security=BEARER)
 def search_tickets(args, event_id):
-    """Find tickets by part of a name or email, or by the start of the ticket code."""
+    """Find tickets by part of a name, a whole email, or the start of the ticket code
+    (at most 30 searches a minute per device)."""
     with current_runtime().session_factory() as session:
         return service.search_tickets(session, current_principal(), str(event_id), args["q"])
 

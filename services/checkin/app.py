@@ -6,9 +6,11 @@ from pathlib import Path
 from services.checkin import api, handlers, pages
 from services.checkin.compressed_uploads import GzipRequestBodies
 from services.checkin.models import Base, tables
-from shared.http import create_service_app, limit_rate
+from shared.http import create_service_app, limit_rate, per_bearer_token
 from shared.i18n import init_i18n
 from shared.runtime import ServiceDefinition
+
+DOOR_SEARCH_RATE = "30/minute"
 
 DEFINITION = ServiceDefinition(
     name="checkin",
@@ -23,7 +25,11 @@ def create_app(settings=None, runtime=None):
     app = create_service_app(DEFINITION, [api.blp], __name__, settings, runtime)
     app.register_blueprint(pages.blueprint, url_prefix="/api/checkin")
     init_i18n(app, Path(__file__).parent / "translations")
+    settings = app.extensions["loopgate"].settings
     # Pairing needs no token, so guessing codes is slowed down per client address.
-    limit_rate(app, "checkin.redeem_pairing_code", app.extensions["loopgate"].settings.rate_limit)
+    limit_rate(app, "checkin.redeem_pairing_code", settings.rate_limit)
+    # Staff look a few people up an hour; a device searching faster is harvesting names.
+    if settings.rate_limit is not None:
+        limit_rate(app, "checkin.search_tickets", DOOR_SEARCH_RATE, per=per_bearer_token)
     app.wsgi_app = GzipRequestBodies(app.wsgi_app)
     return app

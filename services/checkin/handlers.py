@@ -14,6 +14,10 @@ def on_ticket_revoked(uow: UnitOfWork, data: dict) -> None:
     service.revoke(uow, data)
 
 
+def on_signing_key_retired(uow: UnitOfWork, data: dict) -> None:
+    service.retire_key(uow, data)
+
+
 def on_registration_erased(uow: UnitOfWork, data: dict) -> None:
     service.erase_attendee(uow, data)
 
@@ -23,5 +27,6 @@ HANDLERS = {
     "event.updated": on_event_changed,
     "ticket.issued": on_ticket_issued,
     "ticket.revoked": on_ticket_revoked,
+    "signing_key.retired": on_signing_key_retired,
     "registration.erased": on_registration_erased,
 }

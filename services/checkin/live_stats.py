@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from services.checkin.lists import event_lists
 from services.checkin.models import Admission, CheckinList, EventInfo, RosterTicket, Scan
+from shared.spreadsheet import safe_cell
 
 ARRIVALS_BUCKET = timedelta(minutes=5)
 
@@ -140,21 +141,16 @@ def scans_csv(session: Session, event: EventInfo) -> str:
         writer.writerow(
             [
                 scan.scanned_at.astimezone(zone).isoformat(),
-                _cell(scan.scan_id),
+                safe_cell(scan.scan_id),
                 scan.direction,
                 scan.verdict,
-                _cell(gate or ""),
+                safe_cell(gate or ""),
                 scan.ticket_id or "",
-                _cell(attendee_name or ""),
-                _cell(names.get(ticket_type_id, "")),
+                safe_cell(attendee_name or ""),
+                safe_cell(names.get(ticket_type_id, "")),
                 "yes" if scan.manual else "",
-                _cell(scan.superseded_by or ""),
+                safe_cell(scan.superseded_by or ""),
                 scan.recorded_at.astimezone(zone).isoformat(),
             ]
         )
     return buffer.getvalue()
-
-
-def _cell(text: str) -> str:
-    # A leading =, +, - or @ would run as a formula in a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

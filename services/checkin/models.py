@@ -27,11 +27,16 @@ class EventInfo(Base):
 
 
 class PublicKey(Base):
+    """An event's signing key, kept from ticket.issued and signing_key.retired: it verifies
+    tokens of its own event only, and none once retired."""
+
     __tablename__ = "public_keys"
 
     key_id: Mapped[str] = mapped_column(String(8), primary_key=True)
     event_id: Mapped[str] = mapped_column(Id, index=True)
-    public_key: Mapped[str] = mapped_column(String(64))
+    # None for a key whose retirement arrived before any ticket it signed.
+    public_key: Mapped[str | None] = mapped_column(String(64))
+    retired_at: Mapped[datetime | None]
 
 
 class RosterTicket(Base):
@@ -96,12 +101,14 @@ class Admission(Base):
 
 class Scan(Base):
     """Every scan with its answer; the client-made id makes a retried upload count once.
-    Ids are unique per organisation, so one organisation's ids never reveal another's scans."""
+    An id is unique within its sender (`scope`: the device's or organiser's token), so a
+    repeated id answers only to whoever sent it first; anyone else's is a scan of its own."""
 
     __tablename__ = "scans"
     __table_args__ = (Index("ix_scans_event_scanned_at", "event_id", "scanned_at"),)
 
     organisation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True, server_default="")
     scan_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     event_id: Mapped[str | None] = mapped_column(Id)
     list_id: Mapped[str | None] = mapped_column(Id, index=True)

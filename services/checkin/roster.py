@@ -17,7 +17,7 @@ from services.checkin.models import (
     RosterTicket,
     Scan,
 )
-from services.checkin.scanning import previous_view, ticket_view
+from services.checkin.scanning import forget_key, previous_view, ticket_view
 from shared.bus.events import ERASED_NAME
 
 SEARCH_RESULTS = 20
@@ -64,6 +64,21 @@ def add_to_roster(session: Session, data: dict) -> None:
                 token_sha256=data.get("token_sha256"),
             )
         )
+
+
+def retire_key(session: Session, data: dict) -> None:
+    """From now on the key verifies nothing, here and in every bundle sent after; a
+    retirement that overtook the key's first ticket keeps the key retired when it comes."""
+    key = session.get(PublicKey, data["key_id"])
+    if key is None:
+        session.add(
+            PublicKey(
+                key_id=data["key_id"], event_id=str(data["event_id"]), retired_at=data["retired_at"]
+            )
+        )
+    elif key.retired_at is None:
+        key.retired_at = data["retired_at"]
+    forget_key(session, data["key_id"])
 
 
 def revoke(session: Session, data: dict) -> None:
@@ -119,7 +134,9 @@ def _admission_view(admission: Admission, gate: str) -> dict:
 
 
 def search(session: Session, event: EventInfo, text: str) -> list[dict]:
-    """Tickets whose name or email contains `text`, or whose code (id) starts with it."""
+    """Tickets whose name contains `text`, whose code (id) starts with it, or whose email is
+    exactly it: parts of an email are never matched, so searches cannot spell an attendee's
+    address out letter by letter."""
     needle = text.strip().lower()
     if not needle:
         return []
@@ -130,7 +147,7 @@ def search(session: Session, event: EventInfo, text: str) -> list[dict]:
             RosterTicket.event_id == event.id,
             or_(
                 func.lower(RosterTicket.attendee_name).like(pattern, escape="\\"),
-                func.lower(RosterTicket.attendee_email).like(pattern, escape="\\"),
+                func.lower(RosterTicket.attendee_email) == needle,
                 RosterTicket.id.like(pattern[1:], escape="\\"),
             ),
         )
@@ -142,8 +159,9 @@ def search(session: Session, event: EventInfo, text: str) -> list[dict]:
 
 def offline_bundle(session: Session, event: EventInfo) -> dict:
     """Everything a door device needs to judge scans of the event without the network:
-    the public keys, the valid tickets with their names and admissions so far, the ids of
-    revoked tickets, and the lists with their rules."""
+    the event's public keys (retired ones marked, so the door refuses their codes), the valid
+    tickets with their names and admissions so far, the ids of revoked tickets, and the lists
+    with their rules."""
     tickets = session.scalars(select(RosterTicket).where(RosterTicket.event_id == event.id)).all()
     admitted: dict[str, list[dict]] = {}
     for admission, gate in session.execute(

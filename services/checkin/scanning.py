@@ -13,6 +13,7 @@ offline batch reports what doors already did, so there the earliest scan wins, t
 an admission recorded later (docs/architecture.md, "Check-in verdicts").
 """
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from weakref import WeakKeyDictionary
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
@@ -39,7 +41,6 @@ from shared.models import new_id
 from shared.tokens import (
     InvalidTicketToken,
     ReadToken,
-    UnknownSigningKey,
     load_public_key,
     read_ticket,
     verify_read_ticket,
@@ -128,7 +129,9 @@ _ADMITTED_ON = _LISTS_TABLE.alias("admitted_on")
 # running them. Each takes its ids as the expanding parameter "ids".
 _IDS = bindparam("ids", expanding=True)
 _RECORDED_ANSWERS = select(Scan.scan_id, Scan.answer).where(
-    Scan.organisation_id == bindparam("organisation"), Scan.scan_id.in_(_IDS)
+    Scan.organisation_id == bindparam("organisation"),
+    Scan.scope == bindparam("scope"),
+    Scan.scan_id.in_(_IDS),
 )
 _LISTS = select(*_LIST.columns).where(_LISTS_TABLE.c.id.in_(_IDS))
 _WITH_DEFAULT_LIST = (_DEFAULT_LIST_TABLE.c.event_id == _EVENTS.c.id) & (
@@ -222,14 +225,13 @@ def record_scans(
     look_up_scan_ids: bool = True,
 ) -> Outcome:
     """Judge `requests`, change the admissions they change in `session`, and return the rows
-    they add; a scan id seen before (earlier, or earlier in the same batch) answers its first
-    answer. Without `look_up_scan_ids` the caller relies on the scans' primary key to refuse
-    an id seen before when it inserts the rows."""
-    organisation = principal.organisation_id
+    they add; a scan id the same sender used before (earlier, or earlier in the same batch)
+    answers its first answer. Without `look_up_scan_ids` the caller relies on the scans'
+    primary key to refuse an id seen before when it inserts the rows."""
     first_of: dict[str, ScanRequest] = {}
     for request in requests:
         first_of.setdefault(request.scan_id, request)
-    answers = _recorded_answers(session, organisation, list(first_of)) if look_up_scan_ids else {}
+    answers = _recorded_answers(session, principal, list(first_of)) if look_up_scan_ids else {}
     fresh = [request for scan_id, request in first_of.items() if scan_id not in answers]
     door = _Door(session, principal, now, offline)
     door.load(fresh)
@@ -240,8 +242,14 @@ def record_scans(
     return Outcome(answered, door.new_rows(), door.recorded)
 
 
-def _recorded_answers(session: Session, organisation: str, scan_ids: list[str]) -> dict:
-    rows = _rows_in(session.connection(), _RECORDED_ANSWERS, scan_ids, organisation=organisation)
+def _recorded_answers(session: Session, principal: Principal, scan_ids: list[str]) -> dict:
+    rows = _rows_in(
+        session.connection(),
+        _RECORDED_ANSWERS,
+        scan_ids,
+        organisation=principal.organisation_id,
+        scope=principal.subject,
+    )
     return dict(rows)
 
 
@@ -274,7 +282,7 @@ class _Door:
         self.admissions: dict[tuple[str, str], list[_Entry]] = defaultdict(list)
         self.scan_rows: list[dict] = []
         self.changed: dict[str, tuple[_Entry, dict]] = {}
-        self.superseded: dict[str, str] = {}
+        self.superseded: dict[tuple[str, str, str], str] = {}
         self.recorded: list[dict] = []
 
     def scanned_at(self, request: ScanRequest) -> datetime:
@@ -290,7 +298,7 @@ class _Door:
         ticket_ids = {str(read.claims.ticket_id) for read in readable}
         ticket_ids |= {r.ticket_id for r in requests if r.ticket_id is not None}
         self._load_tickets(ticket_ids)
-        keys = _PublicKeys(self.session)
+        keys = _DoorKeys(self.session)
         for scan_id, payload, read in codes:
             self.claims[scan_id] = (
                 read if isinstance(read, str) else self._genuine(payload, read, keys)
@@ -309,14 +317,22 @@ class _Door:
             if chosen is None or not may_scan_for(self.principal, self.events.get(chosen.event_id)):
                 raise NotFound("No such check-in list.")
 
-    def _genuine(self, payload: str, read: ReadToken, keys: "_PublicKeys"):
-        """The claims of a genuine code, else its verdict. The very token ticketing issued
-        for a roster ticket is known by its digest; any other code must carry a valid
-        signature (an altered code has another digest, so it is checked and refused)."""
+    def _genuine(self, payload: str, read: ReadToken, keys: "_DoorKeys"):
+        """The claims of a genuine code, else its verdict. A code counts only under a key
+        made for the event it names, and not retired: one leaked or retired key admits
+        nobody anywhere else. The very token ticketing issued for a roster ticket is then
+        known by its digest; any other code must carry a valid signature (an altered code
+        has another digest, so it is checked and refused)."""
+        key = keys.get(read.claims.key_id)
+        if key is None:
+            # Genuine or not, no ticket signed by this key has reached the roster.
+            return UNKNOWN_TICKET
+        if key.retired or key.event_id != str(read.claims.event_id):
+            return INVALID
         ticket = self.tickets.get(str(read.claims.ticket_id))
         if ticket is not None and ticket.token_sha256 == token_digest(payload):
             return read.claims
-        return _verified(read, keys)
+        return _verified(read, key)
 
     def _load_tickets(self, ticket_ids: set[str]) -> None:
         """The tickets with their events, default lists and admissions, in one query (per
@@ -368,6 +384,7 @@ class _Door:
         self.scan_rows.append(
             {
                 "organisation_id": self.principal.organisation_id,
+                "scope": self.principal.subject,
                 "scan_id": request.scan_id,
                 "event_id": event_id,
                 "list_id": checkin_list.id if checkin_list is not None else None,
@@ -478,7 +495,7 @@ class _Door:
             return {"verdict": OK}
         if self.offline and rule.earliest_scan_wins and scanned_at < earlier.admitted_at:
             displaced = previous_view(earlier, earlier.gate)
-            self.superseded[earlier.scan_id] = request.scan_id
+            self.superseded[(earlier.list_id, earlier.ticket_id, earlier.scan_id)] = request.scan_id
             self._change(earlier, scan_id=request.scan_id, admitted_at=scanned_at)
             return {"verdict": OK, "displaced": displaced}
         return {"verdict": ALREADY_CHECKED_IN, "previous": previous_view(earlier, earlier.gate)}
@@ -521,11 +538,15 @@ class _Door:
             )
             if result.rowcount != 1:
                 raise LostRace(entry.id)
-        for scan_id, by in self.superseded.items():
+        for (list_id, ticket_id, scan_id), by in self.superseded.items():
+            # The admitting scan may be another device's: it is the one with this id that
+            # admitted this ticket on this list.
             connection.execute(
                 update(Scan)
                 .where(
                     Scan.organisation_id == self.principal.organisation_id,
+                    Scan.list_id == list_id,
+                    Scan.ticket_id == ticket_id,
                     Scan.scan_id == scan_id,
                 )
                 .values(superseded_by=by)
@@ -556,36 +577,59 @@ def _read(payload: str) -> ReadToken | str:
         return INVALID
 
 
-def _verified(read: ReadToken, keys: "_PublicKeys"):
+def _verified(read: ReadToken, key: "DoorKey"):
     try:
-        return verify_read_ticket(read, keys)
-    except UnknownSigningKey:
-        # Genuine or not, no ticket signed by this key has reached the roster.
-        return UNKNOWN_TICKET
+        return verify_read_ticket(read, {read.claims.key_id: key.public_key})
     except InvalidTicketToken:
         return INVALID
 
 
-# Public keys by database and key id. A key id names one key for good (keys are added, never
-# changed), so a key once read needs no query again; an unknown id is asked for each time, as
-# its key may arrive with the next ticket.issued.
-_KNOWN_KEYS: "WeakKeyDictionary[Engine, dict]" = WeakKeyDictionary()
+@dataclass(frozen=True)
+class DoorKey:
+    """A signing key as the door trusts it: for tokens of its own event, until retired."""
+
+    event_id: str
+    public_key: Ed25519PublicKey | None
+    retired: bool
 
 
-class _PublicKeys:
-    """The key lookup verify_ticket needs, reading only the keys tokens name."""
+# A retirement recorded through another process reaches this one within this time: a key not
+# retired when read is read again after it. A retired key never comes back, so it is kept.
+KEY_RECHECK_SECONDS = 1.0
+
+# Keys by database and key id, with when each was read (time.monotonic). An unknown id is
+# asked for each time, as its key may arrive with the next ticket.issued.
+_KNOWN_KEYS: "WeakKeyDictionary[Engine, dict[str, tuple[DoorKey, float]]]" = WeakKeyDictionary()
+
+
+def forget_key(session: Session, key_id: str) -> None:
+    """Read the key afresh at the next scan in this process (its retirement is being
+    recorded): other processes notice within KEY_RECHECK_SECONDS."""
+    _KNOWN_KEYS.get(session.get_bind(), {}).pop(key_id, None)
+
+
+class _DoorKeys:
+    """The keys the codes of one judgement name, read once a second at most per key."""
 
     def __init__(self, session: Session):
         self._session = session
         self._known = _KNOWN_KEYS.setdefault(session.get_bind(), {})
 
-    def get(self, key_id: str):
-        if key_id not in self._known:
-            key = self._session.get(PublicKey, key_id)
-            if key is None:
-                return None
-            self._known[key_id] = load_public_key(key.public_key)
-        return self._known[key_id]
+    def get(self, key_id: str) -> DoorKey | None:
+        now = time.monotonic()
+        known = self._known.get(key_id)
+        if known is not None and (known[0].retired or now - known[1] < KEY_RECHECK_SECONDS):
+            return known[0]
+        row = self._session.get(PublicKey, key_id)
+        if row is None:
+            return None
+        key = DoorKey(
+            event_id=row.event_id,
+            public_key=load_public_key(row.public_key) if row.public_key else None,
+            retired=row.retired_at is not None,
+        )
+        self._known[key_id] = (key, now)
+        return key
 
 
 def ticket_view(ticket: RosterTicket, event: EventInfo) -> dict:

@@ -9,7 +9,8 @@ MAX_BATCH_SCANS = 10_000
 
 
 def _scan_id():
-    return fields.String(
+    # Trimmed: " door-1-0001" and "door-1-0001" are one scan sent twice.
+    return TrimmedString(
         required=True,
         validate=validate.Length(min=1, max=100),
         metadata={"description": "Made by the client; a retried upload is counted once"},
@@ -165,12 +166,22 @@ class RosterTicketOut(ScannedTicket):
 
 
 class SearchArgs(StrictSchema):
-    q = Text(100, required=True, metadata={"description": "Part of a name or email, or a code"})
+    q = Text(
+        100,
+        required=True,
+        metadata={"description": "Part of a name, a whole email, or the start of a code"},
+    )
 
 
 class PublicKeyOut(Schema):
     key_id = fields.String()
-    public_key = fields.String(metadata={"description": "Raw Ed25519 public key, base64"})
+    event_id = fields.String(metadata={"description": "It verifies this event's tickets only"})
+    public_key = fields.String(
+        allow_none=True, metadata={"description": "Raw Ed25519 public key, base64"}
+    )
+    retired_at = fields.DateTime(
+        allow_none=True, metadata={"description": "Set: every code it signed is invalid"}
+    )
 
 
 class BundleAdmission(AdmissionOut):

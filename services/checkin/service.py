@@ -95,6 +95,10 @@ def revoke(uow: UnitOfWork, data: dict) -> None:
     roster.revoke(uow.session, data)
 
 
+def retire_key(uow: UnitOfWork, data: dict) -> None:
+    roster.retire_key(uow.session, data)
+
+
 def erase_attendee(uow: UnitOfWork, data: dict) -> None:
     roster.erase_attendee(uow.session, data)
 

@@ -5,6 +5,7 @@ import csv
 import io
 
 from services.registration.answers import CONSENT, MULTIPLE_CHOICE, YES_NO
+from shared.spreadsheet import safe_cell
 
 COLUMNS = [
     "id",
@@ -27,7 +28,7 @@ def registrations_csv(report) -> str:
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer)
-    writer.writerow(COLUMNS + [_cell(question.label) for question in report.questions])
+    writer.writerow(COLUMNS + [safe_cell(question.label) for question in report.questions])
     for registration in report.registrations:
         seats = [
             f"{sessions[place.session_id]} ({place.status})"
@@ -37,17 +38,17 @@ def registrations_csv(report) -> str:
             [
                 registration.id,
                 registration.status,
-                _cell(registration.attendee_name),
-                _cell(registration.attendee_email),
+                safe_cell(registration.attendee_name),
+                safe_cell(registration.attendee_email),
                 registration.ticket_type_id,
-                _cell(ticket_types[registration.ticket_type_id]),
-                _cell("; ".join(seats)),
+                safe_cell(ticket_types[registration.ticket_type_id]),
+                safe_cell("; ".join(seats)),
                 registration.created_at.isoformat(),
                 "yes" if registration.checked_in_at else "no",
                 registration.checked_in_at.isoformat() if registration.checked_in_at else "",
             ]
             + [
-                _cell(_answer(question, registration.answers.get(question.id)))
+                safe_cell(_answer(question, registration.answers.get(question.id)))
                 for question in report.questions
             ]
         )
@@ -62,8 +63,3 @@ def _answer(question, value) -> str:
     if question.kind in (YES_NO, CONSENT):
         return "yes" if value else "no"
     return value
-
-
-def _cell(text: str) -> str:
-    # A leading =, +, - or @ would run as a formula in a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

@@ -274,6 +274,10 @@ def retire_signing_key(
         ).all()
         for ticket in signed:
             _replace(uow, event, ticket, KEY_RETIRED)
+        uow.publish(
+            "signing_key.retired",
+            {"key_id": key.key_id, "event_id": key.event_id, "retired_at": key.retired_at},
+        )
         uow.commit()
         return RetiredKey(key=key, reissued_tickets=len(signed))
 

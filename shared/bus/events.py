@@ -121,6 +121,16 @@ class TicketRevoked(_Data):
     reason = fields.String(required=True)
 
 
+class SigningKeyRetired(_Data):
+    """An organiser stopped trusting one of an event's signing keys: from now on every door
+    answers `invalid` for a token it signed (its valid tickets were reissued under another
+    key, each announced by ticket.revoked and ticket.issued)."""
+
+    key_id = fields.String(required=True, validate=validate.Regexp("^[0-9a-f]{8}$"))
+    event_id = fields.UUID(required=True)
+    retired_at = fields.AwareDateTime(required=True)
+
+
 class CheckinRecorded(_Data):
     scan_id = fields.String(required=True)
     ticket_id = fields.UUID(required=True)
@@ -142,6 +152,7 @@ EVENT_SCHEMAS: dict[str, type[Schema]] = {
     "registration.erased": RegistrationErased,
     "ticket.issued": TicketIssued,
     "ticket.revoked": TicketRevoked,
+    "signing_key.retired": SigningKeyRetired,
     "checkin.recorded": CheckinRecorded,
 }
 

@@ -40,6 +40,8 @@ DESIGNED_EVENT_TYPES = {
     "checkin.recorded",
     # Beyond DESIGN.md's list (docs/architecture.md): erasure reaches every service's copy.
     "registration.erased",
+    # A retired signing key stops admitting at every door (docs/architecture.md).
+    "signing_key.retired",
 }
 
 ENVELOPE_FIELDS = {"id", "type", "version", "occurred_at", "source", "correlation_id", "data"}
@@ -59,6 +61,7 @@ PRODUCERS = {
     "registration.erased": "registration",
     "ticket.issued": "ticketing",
     "ticket.revoked": "ticketing",
+    "signing_key.retired": "ticketing",
     "checkin.recorded": "checkin",
 }
 
@@ -112,6 +115,11 @@ def sample_data(event_type: str) -> dict:
             "registration_id": uuid.uuid4(),
             "event_id": uuid.uuid4(),
             "reason": "cancelled",
+        },
+        "signing_key.retired": {
+            "key_id": "0a1b2c3d",
+            "event_id": uuid.uuid4(),
+            "retired_at": NOW,
         },
         "checkin.recorded": {
             "scan_id": "door-1-0001",
@@ -360,6 +368,8 @@ def walk_the_core_flow(flow) -> None:
     assert flow.wait_for_ticket(waiting)["status"] == "valid"
 
     assert flow.erase(first).status_code == 200  # registration.erased
+    [key] = flow.signing_keys(event_id)
+    flow.retire_key(event_id, key["key_id"])  # signing_key.retired
 
 
 def stored_events(system) -> dict[str, list[dict]]:

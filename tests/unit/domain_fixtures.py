@@ -22,6 +22,7 @@ from services.checkin.models import CheckinList, Scan
 from services.checkin.scanning import ScanRequest
 from services.registration import event_admin
 from services.registration import service as registration
+from services.registration.idempotency import Idempotency
 from services.registration.models import Registration
 from shared.auth import ORGANISER, STAFF, Principal, token_digest
 from shared.bus.events import make_envelope, read_envelope
@@ -134,7 +135,9 @@ class RegistrationDesk:
             event.id,
             ticket_type.id,
             attendee,
-            idempotency_key=idempotency_key,
+            idempotency=Idempotency(idempotency_key, "127.0.0.1", self.runtime.secret_box)
+            if idempotency_key
+            else None,
             now=now,
         )
 
@@ -322,6 +325,19 @@ class Door:
                 "registration_id": ticket.registration_id,
                 "event_id": ticket.event_id,
                 "reason": "registration cancelled",
+            },
+        )
+
+    def retire_key(self, event: EventAtTheDoor, key_id: str | None = None) -> None:
+        """signing_key.retired for one of the event's keys (its own, unless named)."""
+        consume(
+            self.runtime,
+            checkin.retire_key,
+            "signing_key.retired",
+            {
+                "key_id": key_id or event.key_id,
+                "event_id": event.id,
+                "retired_at": DURING_THE_SHOW,
             },
         )
 

@@ -12,7 +12,8 @@ const SIGNATURE_BYTES = 64;
 const BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 
 export class TicketCodeError extends Error {
-  // verdict: "invalid" (unreadable, bad signature) or "unknown_ticket" (a key never received)
+  // verdict: "invalid" (unreadable, bad signature, a retired key or another event's) or
+  // "unknown_ticket" (a key never received)
   constructor(verdict, message) {
     super(message);
     this.verdict = verdict;
@@ -82,11 +83,18 @@ export function canVerify() {
   return Boolean(globalThis.crypto && crypto.subtle);
 }
 
+// Each key verifies codes of its own event only, and none once retired (scanning.py
+// _DoorKey): a leaked or retired key admits nobody.
 export async function importPublicKeys(keys) {
   const imported = new Map();
-  for (const { key_id: keyId, public_key: publicKey } of keys) {
+  for (const { key_id: keyId, event_id: eventId, public_key: publicKey, retired_at: retiredAt } of keys) {
+    if (retiredAt || !publicKey) {
+      imported.set(keyId, { eventId, retired: true });
+      continue;
+    }
     const raw = Uint8Array.from(atob(publicKey), (char) => char.charCodeAt(0));
-    imported.set(keyId, await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]));
+    const key = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
+    imported.set(keyId, { eventId, retired: false, key });
   }
   return imported;
 }
@@ -94,9 +102,11 @@ export async function importPublicKeys(keys) {
 // The claims of a genuine code; throws TicketCodeError for anything else.
 export async function verifyTicketCode(code, publicKeys) {
   const claims = readTicketCode(code);
-  const key = publicKeys.get(claims.keyId);
-  if (!key) throw new TicketCodeError("unknown_ticket", "signed by a key never received");
-  const genuine = await crypto.subtle.verify({ name: "Ed25519" }, key, claims.signature, claims.signed);
+  const known = publicKeys.get(claims.keyId);
+  if (!known) throw new TicketCodeError("unknown_ticket", "signed by a key never received");
+  if (known.retired) throw new TicketCodeError("invalid", "signed by a retired key");
+  if (known.eventId !== claims.eventId) throw new TicketCodeError("invalid", "signed by another event's key");
+  const genuine = await crypto.subtle.verify({ name: "Ed25519" }, known.key, claims.signature, claims.signed);
   if (!genuine) throw new TicketCodeError("invalid", "bad signature");
   return claims;
 }
