@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -11,6 +12,12 @@ from pathlib import Path
 from shared.bus.topology import SERVICES
 
 log = logging.getLogger("loopgate")
+
+# Whatever a Loopgate process writes (databases, mail, keys, tokens, metrics) only its own
+# user may read: no group or other bits.
+PRIVATE_UMASK = 0o077
+# The commands that write to the data dir.
+WRITING_COMMANDS = {"run", "migrate", "worker"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +56,21 @@ def main(argv: list[str] | None = None) -> int:
         json_lines=not settings.is_embedded,
         level=args.log_level,
     )
+    if args.command in WRITING_COMMANDS:
+        os.umask(PRIVATE_UMASK)
+        make_private(settings.data_dir)
     return COMMANDS[args.command](settings, args) or 0
+
+
+def make_private(data_dir: Path) -> None:
+    """The data dir and all in it readable by this user only, whatever earlier runs (under
+    another umask) left: folders 0700, files 0600."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for path in data_dir.rglob("*"):
+        # A link is the operator's choice, and chmod would change what it points to.
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def _run(settings, args) -> int:
