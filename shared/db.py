@@ -3,6 +3,9 @@
 SQLite (embedded) and PostgreSQL (distributed) run the same code. On SQLite every
 transaction starts with BEGIN IMMEDIATE so that writers queue on the database lock instead
 of failing half-way with "database is locked" at their first write.
+
+Statement parameters (emails, token digests) are kept out of error messages and so out of
+the logs (hide_parameters).
 """
 
 import logging
@@ -37,6 +40,7 @@ def create_database_engine(url: str) -> Engine:
         max_overflow=20,
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
+        hide_parameters=True,
     )
     _ping_idle_connections(engine)
     return engine
@@ -70,7 +74,9 @@ def _sqlite_engine(url: str) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):
@@ -81,6 +87,9 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # What a transaction deletes or overwrites (an erased attendee) is zeroed in the
+        # file, not left in free space for anyone with a copy of it to read.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -88,6 +97,22 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def clear_write_ahead_log(engine: Engine) -> None:
+    """On SQLite, copy the write-ahead log into the database and empty it: the log keeps the
+    pages as they were before each transaction until then, erased data included. Readers in
+    the middle of a read make it wait for them (busy_timeout). Nothing on PostgreSQL, whose
+    WAL is the server's (docs/architecture.md, "Erasure on PostgreSQL")."""
+    if engine.dialect.name != "sqlite":
+        return
+    connection = engine.raw_connection()
+    try:
+        busy = connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    finally:
+        connection.close()
+    if busy:
+        log.warning("write-ahead log not emptied: the database stayed busy")
 
 
 def ensure_database(url: str) -> None:
@@ -206,6 +231,7 @@ class UnitOfWork:
         self.session = self._session_factory()
         self._staged: list[tuple[Table, list[dict]]] = []
         self._published = False
+        self._on_commit: list[Callable[[], None]] = []
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -213,6 +239,14 @@ class UnitOfWork:
         # objects readable for the caller to return.
         self.session.close()
         self.session = None
+
+    @property
+    def outbox_table(self) -> Table:
+        return self._outbox_rows.table
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once this transaction has committed (never if it rolls back)."""
+        self._on_commit.append(action)
 
     def insert_at_commit(self, table: Table, rows: list[dict]) -> None:
         """Insert `rows` into `table` when the transaction commits, with its events."""
@@ -254,8 +288,12 @@ class UnitOfWork:
         if self._published:
             self._after_commit()
             self._published = False
+        actions, self._on_commit = self._on_commit, []
+        for action in actions:
+            action()
 
     def rollback(self) -> None:
         self.session.rollback()
         self._staged = []
         self._published = False
+        self._on_commit = []

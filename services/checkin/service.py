@@ -15,6 +15,7 @@ from services.checkin import devices, lists, live_stats, live_stream, roster, sc
 from services.checkin.models import CheckinList, Device, RosterTicket
 from services.checkin.scanning import ScanRequest
 from shared.auth import Principal
+from shared.bus.outbox import forget_attendees
 from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
 
@@ -101,6 +102,7 @@ def retire_key(uow: UnitOfWork, data: dict) -> None:
 
 def erase_attendee(uow: UnitOfWork, data: dict) -> None:
     roster.erase_attendee(uow.session, data)
+    forget_attendees(uow, [str(data["registration_id"])])
 
 
 def roster_ticket(session: Session, principal: Principal, ticket_id: str) -> dict:

@@ -13,6 +13,7 @@ from services.registration.models import Event, Registration
 from services.registration.service import organiser_registration
 from shared.auth import Principal
 from shared.bus.events import ERASED_NAME
+from shared.bus.outbox import forget_attendees
 from shared.db import UnitOfWork
 
 _ERASED = {"attendee_name": ERASED_NAME, "attendee_email": "", "answers": {}}
@@ -30,6 +31,7 @@ def erase_attendee(
             registration.idempotency_key = None
             registration.erased_at = now or datetime.now(UTC)
             uow.publish("registration.erased", _erased(registration.id, registration.event_id))
+            forget_attendees(uow, [registration.id])
         uow.commit()
         return registration
 
@@ -55,6 +57,7 @@ def erase_after_retention(uow: UnitOfWork, now: datetime | None = None) -> list[
                 .values(**_ERASED, idempotency_key=None, erased_at=now)
                 .returning(Registration.id)
             ).all()
+            forget_attendees(uow, erased)
             uow.publish_many(
                 "registration.erased", [_erased(erased_id, event.id) for erased_id in erased]
             )

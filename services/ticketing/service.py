@@ -31,6 +31,7 @@ from services.ticketing.models import (
 from services.ticketing.qr_codes import QrImages, qr_images
 from shared.auth import Principal, secrets_equal, token_digest
 from shared.bus.events import ERASED_NAME
+from shared.bus.outbox import forget_attendees
 from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
 from shared.tokens import TicketClaims, new_signing_key, public_key_text, sign_ticket
@@ -117,6 +118,7 @@ def erase_attendee(uow: UnitOfWork, registration_id: str) -> None:
         ticket.attendee_name, ticket.attendee_email = ERASED_NAME, ""
         erased.append(ticket.id)
     mail_outbox.forget_recipient(uow.session, erased)
+    forget_attendees(uow, [registration_id])
     if uow.session.get(ErasedRegistration, registration_id) is None:
         uow.session.add(ErasedRegistration(registration_id=registration_id))
 

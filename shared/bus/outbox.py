@@ -29,6 +29,7 @@ from sqlalchemy.orm import sessionmaker
 from shared.bus.broker import broker_connection
 from shared.bus.events import EVENT_SCHEMAS, ContractError, make_envelope
 from shared.bus.topology import EVENTS_EXCHANGE
+from shared.db import UnitOfWork, clear_write_ahead_log
 from shared.metrics import count_published
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ BATCH_SIZE = 200
 # kept only a day: long enough to replay them after an embedded restart (the last 15 minutes)
 # and to look into yesterday's traffic, and an erased attendee's name does not linger.
 SENT_EVENTS_KEPT = timedelta(days=1)
+# The events whose data holds an attendee's name or email (shared/bus/events.py).
+EVENTS_NAMING_ATTENDEES = ("registration.confirmed", "ticket.issued")
 
 
 def define_outbox_table(metadata: MetaData) -> Table:
@@ -98,6 +101,29 @@ class OutboxRows:
             }
             for envelope_id, data in ((str(uuid.uuid4()), data) for data in serialised)
         ]
+
+
+def forget_attendees(uow: UnitOfWork, registration_ids: list[str]) -> None:
+    """In this transaction, delete the sent events of the unit of work's outbox that name
+    these registrations' attendees, and once it commits empty SQLite's write-ahead log of
+    their bytes: an erasure's part in every service.
+
+    Deleted, not blanked: a sent event has been delivered, and one relayed again after an
+    embedded restart must still meet its contract, which a blanked attendee does not. An
+    event not sent yet (the broker is down) is kept for its consumers, which blank their own
+    copies when the registration.erased behind it arrives; it goes with the daily prune.
+    """
+    table = uow.outbox_table
+    named = table.c.envelope[("data", "registration_id")].as_string()
+    uow.session.execute(
+        table.delete().where(
+            table.c.sent_at.is_not(None),
+            table.c.event_type.in_(EVENTS_NAMING_ATTENDEES),
+            named.in_(registration_ids),
+        )
+    )
+    engine = uow.session.get_bind()
+    uow.on_commit(lambda: clear_write_ahead_log(engine))
 
 
 def events_exchange() -> Exchange:
