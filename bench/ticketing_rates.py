@@ -29,6 +29,7 @@ from sqlalchemy import func, select  # noqa: E402
 from services.ticketing.mail_outbox import SENT  # noqa: E402
 from services.ticketing.models import EventInfo, OutgoingMail, Ticket  # noqa: E402
 from services.ticketing.qr_codes import qr_images, qr_version  # noqa: E402
+from services.ticketing.ticket_secrets import url_key  # noqa: E402
 from shared.bus.broker import broker_connection  # noqa: E402
 from shared.bus.events import make_envelope  # noqa: E402
 from shared.bus.outbox import publish_envelope  # noqa: E402
@@ -102,7 +103,8 @@ def serve_images(runtime: ServiceRuntime) -> dict:
     rates = {}
     with ServedApp(app_factory("ticketing")(runtime=runtime)) as served:
         http = requests.Session()
-        image = f"{served.url}/api/ticketing/tickets/{ticket.id}/qr.{{}}?key={ticket.qr_secret}"
+        key = url_key(runtime.secret_box, ticket.id)
+        image = f"{served.url}/api/ticketing/tickets/{ticket.id}/qr.{{}}?key={key}"
         for name, url in [
             ("png", image.format("png")),
             ("svg", image.format("svg")),

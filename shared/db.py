@@ -23,6 +23,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.logs import current_correlation_id
+from shared.secret_box import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -135,12 +136,14 @@ def ensure_database(url: str) -> None:
         server.dispose()
 
 
-def migrate(engine: Engine, migrations_dir: Path) -> None:
-    """Bring the service's database to the newest Alembic revision."""
+def migrate(engine: Engine, migrations_dir: Path, secret_box: SecretBox | None = None) -> None:
+    """Bring the service's database to the newest Alembic revision. A revision that seals
+    secrets stored before finds `secret_box` in its config's attributes."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["secret_box"] = secret_box
         command.upgrade(config, "head")
 
 
@@ -214,6 +217,8 @@ class UnitOfWork:
     its event are stored together or not at all. Rows staged with insert_at_commit and
     events with publish_at_commit are inserted at commit, in one statement where the
     database allows (insert_rows).
+
+    `secret_box` is what the service seals the secrets it stores with (the runtime's).
     """
 
     def __init__(
@@ -221,10 +226,12 @@ class UnitOfWork:
         session_factory: sessionmaker,
         outbox_rows,
         after_commit: Callable[[], None] = lambda: None,
+        secret_box: SecretBox | None = None,
     ):
         self._session_factory = session_factory
         self._outbox_rows = outbox_rows
         self._after_commit = after_commit
+        self.secret_box = secret_box
         self.session: Session | None = None
 
     def __enter__(self) -> "UnitOfWork":

@@ -62,12 +62,14 @@ class ServiceRuntime:
         self.secret_box = settings.secret_box()
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, self._outbox_rows, self.relay.wake.set)
+        return UnitOfWork(
+            self.session_factory, self._outbox_rows, self.relay.wake.set, self.secret_box
+        )
 
     def prepare(self) -> None:
         """Create and migrate the database and ensure the bootstrap organiser token."""
         ensure_database(self.settings.database_url(self.name))
-        migrate(self.engine, self.definition.migrations_dir)
+        migrate(self.engine, self.definition.migrations_dir, self.secret_box)
         token = bootstrap_organiser_token(self.settings.bootstrap_token, self.settings.data_dir)
         with self.session_factory() as session:
             ensure_token(

@@ -14,7 +14,9 @@ import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_FILE = "key-encryption-key"
 _NONCE_BYTES = 12
@@ -29,6 +31,7 @@ class SecretBox:
     def __init__(self, key: bytes):
         if len(key) != _KEY_BYTES:
             raise SecretBoxError(f"a key-encryption key has {_KEY_BYTES} bytes, not {len(key)}")
+        self._key = key
         self._aead = AESGCM(key)
 
     def seal(self, plaintext: bytes, context: str) -> bytes:
@@ -43,6 +46,13 @@ class SecretBox:
             raise SecretBoxError(
                 f"a sealed {context} does not open with this key-encryption key"
             ) from None
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key of its own for `purpose` (HKDF-SHA256 of the key-encryption key), e.g. to
+        compute MACs with; it tells nothing of the key-encryption key or of other purposes'."""
+        return HKDF(
+            algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=purpose.encode()
+        ).derive(self._key)
 
 
 def key_encryption_key(configured: str | None, data_dir: Path) -> bytes:

@@ -1,6 +1,7 @@
 from flask import Response, request, url_for
 
 from services.ticketing import schemas, service
+from services.ticketing.ticket_secrets import url_key
 from shared.auth import ORGANISER
 from shared.http import Blueprint, current_principal, current_runtime, manage_token, require_role
 
@@ -17,10 +18,12 @@ IMAGE_CACHING = "private, max-age=31536000, immutable"
 @blp.response(200, schemas.TicketOut)
 def get_ticket(query, registration_id):
     """The current ticket of a registration, opened with the registration's manage token."""
-    with current_runtime().session_factory() as session:
+    runtime = current_runtime()
+    with runtime.session_factory() as session:
         ticket = service.attendee_ticket(session, str(registration_id), manage_token())
-    ticket.qr_png_url = url_for("ticketing.ticket_png", ticket_id=ticket.id, key=ticket.qr_secret)
-    ticket.qr_svg_url = url_for("ticketing.ticket_svg", ticket_id=ticket.id, key=ticket.qr_secret)
+    key = url_key(runtime.secret_box, ticket.id)
+    ticket.qr_png_url = url_for("ticketing.ticket_png", ticket_id=ticket.id, key=key)
+    ticket.qr_svg_url = url_for("ticketing.ticket_svg", ticket_id=ticket.id, key=key)
     return ticket
 
 

@@ -17,6 +17,7 @@ from services.ticketing.mail_delivery import (
 )
 from services.ticketing.models import OutgoingMail, Ticket
 from services.ticketing.ticket_mail import Letterhead, ticket_mail
+from services.ticketing.ticket_secrets import url_key
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,14 @@ class MailRelay:
         try:
             images = service.ticket_images(self._runtime.unit_of_work(), ticket)
             message = ticket_mail(
-                mail_id, ticket, event, images, replaces_earlier, self._letterhead, now
+                mail_id,
+                ticket,
+                url_key(self._runtime.secret_box, ticket.id),
+                event,
+                images,
+                replaces_earlier,
+                self._letterhead,
+                now,
             )
             self._sender.send(message)
         except Exception as error:  # whatever it was, recorded and retried within bounds

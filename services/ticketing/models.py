@@ -31,7 +31,8 @@ class SigningKey(Base):
 
     key_id: Mapped[str] = mapped_column(String(8), primary_key=True)
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
-    private_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # Sealed under the key-encryption key (ticket_secrets.py): a copied database signs nothing.
+    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary(60))
     public_key: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     retired_at: Mapped[datetime | None]
@@ -64,7 +65,8 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(16))
     payload: Mapped[str] = mapped_column(String(256))
     key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
-    qr_secret: Mapped[str] = mapped_column(String(64))
+    # The SHA-256 of the key its mail carried (ticket_secrets.py); the key itself is not kept.
+    qr_key_sha256: Mapped[str] = mapped_column(String(64))
     manage_token_sha256: Mapped[str] = mapped_column(String(64))
     valid_from: Mapped[datetime]
     valid_until: Mapped[datetime]

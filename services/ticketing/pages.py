@@ -47,7 +47,9 @@ def ticket_page(query, ticket_id):
     runtime = current_runtime()
     with runtime.session_factory() as session:
         try:
-            ticket = service.ticket_by_key(session, str(ticket_id), query["key"])
+            ticket = service.ticket_by_key(
+                session, runtime.secret_box, str(ticket_id), query["key"]
+            )
         except NotFound:
             return _missing()
     return _ticket_page(ticket)

@@ -6,20 +6,16 @@ A registration keeps all its tickets; at most one is valid (the database holds t
 that one, or else the latest, is the registration's current ticket.
 """
 
-import hashlib
-import secrets
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.ticketing import mail_outbox
+from services.ticketing import mail_outbox, ticket_secrets
 from services.ticketing.models import (
     CancelledRegistration,
     ErasedRegistration,
@@ -34,6 +30,7 @@ from shared.bus.events import ERASED_NAME
 from shared.bus.outbox import forget_attendees
 from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
+from shared.secret_box import SecretBox
 from shared.tokens import TicketClaims, new_signing_key, public_key_text, sign_ticket
 
 VALID, REVOKED = "valid", "revoked"
@@ -146,7 +143,7 @@ def reissue_ticket(uow: UnitOfWork, organiser: Principal, ticket_id: str) -> Tic
 
 def _issue(uow: UnitOfWork, event: EventInfo, **holder) -> Ticket:
     """Sign a new valid ticket for `holder` (see _holder), announce it and queue its mail."""
-    key = current_signing_key(uow.session, event.id)
+    key = current_signing_key(uow, event.id)
     claims = TicketClaims(
         key_id=key.key_id,
         event_id=uuid.UUID(event.id),
@@ -159,9 +156,11 @@ def _issue(uow: UnitOfWork, event: EventInfo, **holder) -> Ticket:
         id=str(claims.ticket_id),
         event_id=event.id,
         status=VALID,
-        payload=sign_ticket(claims, Ed25519PrivateKey.from_private_bytes(key.private_key)),
+        payload=sign_ticket(claims, ticket_secrets.open_private_key(uow.secret_box, key)),
         key_id=key.key_id,
-        qr_secret=secrets.token_urlsafe(24),
+        qr_key_sha256=ticket_secrets.key_digest(
+            ticket_secrets.url_key(uow.secret_box, str(claims.ticket_id))
+        ),
         valid_from=claims.valid_from,
         valid_until=claims.valid_until,
         **holder,
@@ -226,16 +225,16 @@ def _holder(ticket: Ticket) -> dict:
 # --- signing keys -------------------------------------------------------------------------
 
 
-def current_signing_key(session: Session, event_id: str) -> SigningKey:
+def current_signing_key(uow: UnitOfWork, event_id: str) -> SigningKey:
     """The event's newest unretired key, made if there is none (first ticket, or every key
     retired)."""
-    key = session.scalars(
+    key = uow.session.scalars(
         select(SigningKey)
         .where(SigningKey.event_id == event_id, SigningKey.retired_at.is_(None))
         .order_by(SigningKey.created_at.desc())
         .limit(1)
     ).first()
-    return key or _new_signing_key(session, event_id)
+    return key or _new_signing_key(uow, event_id)
 
 
 def rotate_signing_key(uow: UnitOfWork, organiser: Principal, event_id: str) -> SigningKey:
@@ -243,7 +242,7 @@ def rotate_signing_key(uow: UnitOfWork, organiser: Principal, event_id: str) -> 
     verifying with their keys until those are retired."""
     with uow:
         event = _organiser_event(uow.session, organiser, event_id)
-        key = _new_signing_key(uow.session, event.id)
+        key = _new_signing_key(uow, event.id)
         uow.commit()
         return key
 
@@ -307,16 +306,18 @@ def event_signing_keys(session: Session, organiser: Principal, event_id: str) ->
     )
 
 
-def _new_signing_key(session: Session, event_id: str) -> SigningKey:
+def _new_signing_key(uow: UnitOfWork, event_id: str) -> SigningKey:
     key_id, private_key = new_signing_key()
     key = SigningKey(
         key_id=key_id,
         event_id=event_id,
-        private_key=private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()),
+        sealed_private_key=ticket_secrets.seal_private_key(
+            uow.secret_box, key_id, event_id, private_key
+        ),
         public_key=public_key_text(private_key.public_key()),
     )
-    session.add(key)
-    session.flush()
+    uow.session.add(key)
+    uow.session.flush()
     return key
 
 
@@ -329,18 +330,16 @@ def attendee_ticket(session: Session, registration_id: str, manage_token: str | 
     if (
         ticket is None
         or not manage_token
-        or not secrets_equal(
-            ticket.manage_token_sha256, hashlib.sha256(manage_token.encode()).hexdigest()
-        )
+        or not secrets_equal(ticket.manage_token_sha256, token_digest(manage_token))
     ):
         raise NotFound("No ticket for this link (yet): it appears seconds after confirmation.")
     return ticket
 
 
-def ticket_by_key(session: Session, ticket_id: str, key: str | None) -> Ticket:
+def ticket_by_key(session: Session, box: SecretBox, ticket_id: str, key: str | None) -> Ticket:
     """A ticket opened with its own unguessable key (its image and page URLs carry it)."""
     ticket = session.get(Ticket, ticket_id)
-    if ticket is None or not key or not secrets_equal(ticket.qr_secret, key):
+    if ticket is None or not ticket_secrets.opens_ticket(box, ticket, key):
         raise NotFound("No such ticket.")
     return ticket
 
@@ -386,7 +385,7 @@ def ticket_images(uow: UnitOfWork, ticket: Ticket) -> QrImages:
 def images_by_key(uow: UnitOfWork, ticket_id: str, key: str | None) -> QrImages:
     """A ticket's QR images for its image URLs, in one transaction when they are stored."""
     with uow:
-        ticket = ticket_by_key(uow.session, ticket_id, key)
+        ticket = ticket_by_key(uow.session, uow.secret_box, ticket_id, key)
         stored = _stored_images(uow.session, ticket.id)
     return stored or _render_and_keep(uow, ticket)
 

@@ -46,14 +46,15 @@ class Letterhead:
     public_url: str
 
 
-def ticket_page_url(public_url: str, ticket: Ticket, locale: str) -> str:
-    query = urlencode({"key": ticket.qr_secret, "lang": locale})
+def ticket_page_url(public_url: str, ticket: Ticket, url_key: str, locale: str) -> str:
+    query = urlencode({"key": url_key, "lang": locale})
     return f"{public_url}{TICKET_PAGE_PATH.format(ticket_id=ticket.id)}?{query}"
 
 
 def ticket_mail(
     mail_id: str,
     ticket: Ticket,
+    url_key: str,
     event: EventInfo,
     images: QrImages,
     replaces_earlier: bool,
@@ -61,11 +62,11 @@ def ticket_mail(
     now: datetime,
 ) -> EmailMessage:
     """The finished message; its Message-ID comes from `mail_id`, so every attempt at one
-    outbox row sends the same message."""
+    outbox row sends the same message. `url_key` opens the ticket's page (ticket_secrets)."""
     locale = locale_from_tag(ticket.locale) or ENGLISH
     templates, translations = _catalogue(locale)
     domain = parseaddr(letterhead.sender)[1].rpartition("@")[2]
-    page_url = ticket_page_url(letterhead.public_url, ticket, locale)
+    page_url = ticket_page_url(letterhead.public_url, ticket, url_key, locale)
     qr_cid = make_msgid("qr", domain=domain)
     context = {
         "view": ticket_view(ticket, event, Locale.parse(locale)),

@@ -15,6 +15,7 @@ from PIL import Image
 from services.ticketing import mail_outbox
 from services.ticketing.calendar_file import CalendarEvent, calendar_file
 from services.ticketing.mail_relay import MailRelay
+from services.ticketing.ticket_secrets import url_key
 from shared.runtime import ServiceRuntime
 from shared.services import definition
 from shared.settings import Settings
@@ -115,7 +116,8 @@ def test_the_ticket_mail_arrives_with_text_html_inline_qr_code_and_calendar_file
     assert message["Subject"] == "Your ticket: Harbour Lights; Night, One"
     part = parts(message)
 
-    page_link = f"{PUBLIC_URL}/api/ticketing/pages/tickets/{ticket.id}?key={ticket.qr_secret}"
+    key = url_key(mail_runtime.secret_box, ticket.id)
+    page_link = f"{PUBLIC_URL}/api/ticketing/pages/tickets/{ticket.id}?key={key}"
     plain = part["plain"].get_content()
     assert f"{page_link}&lang=en" in plain
     assert "Saturday, June 1, 2030, 6:00\u202fPM – 10:00\u202fPM (Hong Kong Standard Time)" in plain

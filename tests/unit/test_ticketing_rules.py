@@ -96,7 +96,7 @@ def test_a_reissued_ticket_has_a_new_id_and_token_and_the_old_one_is_revoked(box
 
     assert replacement.id != lost.id
     assert replacement.payload != lost.payload
-    assert replacement.qr_secret != lost.qr_secret
+    assert replacement.qr_key_sha256 != lost.qr_key_sha256
     history = box_office.tickets_of(confirmation)
     assert [(t.id, t.status, t.revoked_reason) for t in history] == [
         (lost.id, "revoked", "reissued"),

@@ -1,0 +1,130 @@
+"""Ticketing's part of issue #14, each finding as the attack that now fails, on a whole
+embedded Loopgate:
+
+- A copied ticketing database (`<data dir>/ticketing.db`, read here byte for byte) holds no
+  private signing key and no key that opens a ticket's page or images: private keys are sealed
+  under the key-encryption key, and a QR key is kept only as its digest.
+- A database from before these changes is sealed when the instance starts, and the links
+  already mailed keep working.
+"""
+
+from email import policy
+from email.parser import BytesParser
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.ticketing.models import SigningKey, Ticket
+from services.ticketing.ticket_secrets import open_private_key
+from shared.tokens import read_ticket, sign_ticket, verify_ticket
+from tests.support import embedded_loopgate, wait_until
+from tests.ticketing_upgrade import database_from_before
+
+
+def database_bytes(embedded) -> bytes:
+    """What someone who copies ticketing's database files gets (the WAL included)."""
+    database = embedded.system.settings.data_dir / "ticketing.db"
+    return b"".join(
+        path.read_bytes()
+        for path in (database, database.with_name("ticketing.db-wal"))
+        if path.exists()
+    )
+
+
+def url_key(ticket: dict) -> str:
+    return parse_qs(urlsplit(ticket["qr_png_url"]).query)["key"][0]
+
+
+def private_keys(embedded) -> dict[str, bytes]:
+    """Every signing key's raw private bytes, as ticketing opens them."""
+    runtime = embedded.system.runtimes["ticketing"]
+    with Session(runtime.engine) as session:
+        return {
+            key.key_id: open_private_key(runtime.secret_box, key).private_bytes_raw()
+            for key in session.scalars(select(SigningKey))
+        }
+
+
+# --- secrets at rest ----------------------------------------------------------------------
+
+
+def test_a_copied_database_holds_no_private_key_and_no_key_that_opens_a_ticket(embedded):
+    event_id, ticket_type_id = embedded.published_event()
+    ticket = embedded.wait_for_ticket(embedded.registered(event_id, ticket_type_id))
+    embedded.wait_until_in_roster(ticket["id"])
+    rotated = embedded.post(f"/api/ticketing/events/{event_id}/keys", headers=embedded.organiser)
+    assert rotated.status_code == 201, rotated.text
+
+    stolen = database_bytes(embedded)
+
+    keys = private_keys(embedded)
+    assert len(keys) == 2
+    for raw in keys.values():
+        assert raw not in stolen
+    assert url_key(ticket).encode() not in stolen
+    # What the database does hold opens nothing, signs nothing.
+    runtime = embedded.system.runtimes["ticketing"]
+    with Session(runtime.engine) as session:
+        stored = session.get(Ticket, ticket["id"])
+        sealed = session.get(SigningKey, stored.key_id).sealed_private_key
+    for key in (stored.qr_key_sha256, stored.qr_key_sha256[:32]):
+        for path in ("qr.png", "qr.svg"):
+            image = embedded.get(
+                f"/api/ticketing/tickets/{ticket['id']}/{path}", params={"key": key}
+            )
+            assert image.status_code == 404
+        page = embedded.get(f"/api/ticketing/pages/tickets/{ticket['id']}", params={"key": key})
+        assert page.status_code == 404
+    assert sealed in stolen  # the copy is read whole: what is missing from it is not there
+    from_the_copy = Ed25519PrivateKey.from_private_bytes(sealed[-32:])
+    forged = sign_ticket(read_ticket(ticket["payload"]).claims, from_the_copy)
+    assert embedded.scan(forged)["verdict"] == "invalid"
+
+
+def test_the_ticket_opens_with_the_key_its_urls_and_mail_carry(embedded):
+    event_id, ticket_type_id = embedded.published_event()
+    ticket = embedded.wait_for_ticket(embedded.registered(event_id, ticket_type_id))
+
+    image = embedded.get(ticket["qr_png_url"])
+    (mailed,) = wait_until(
+        lambda: list(embedded.system.settings.mailbox_dir.glob("*.eml")), 15, "the ticket mail"
+    )
+
+    assert image.status_code == 200 and image.headers["Content-Type"] == "image/png"
+    message = BytesParser(policy=policy.default).parsebytes(mailed.read_bytes())
+    assert f"key={url_key(ticket)}" in message.get_body(("plain",)).get_content()
+
+
+# --- a database from before -----------------------------------------------------------------
+
+
+def test_a_database_from_before_is_sealed_at_start_and_its_mailed_links_still_open(tmp_path):
+    before = database_from_before(tmp_path)
+
+    with embedded_loopgate(tmp_path) as embedded:
+        mailed_page = embedded.get(
+            f"/api/ticketing/pages/tickets/{before.ticket_id}", params={"key": before.mailed_key}
+        )
+        manage = {"token": before.manage_token}
+        ticket_path = f"/api/ticketing/registrations/{before.registration_id}/ticket"
+        ticket = embedded.get(ticket_path, params=manage).json()
+        image = embedded.get(ticket["qr_png_url"])
+        reissued = embedded.post(
+            f"/api/ticketing/tickets/{before.ticket_id}/reissue", headers=embedded.organiser
+        )
+        replacement = embedded.get(ticket_path, params=manage).json()
+        opened = private_keys(embedded)
+    # Read once the instance has stopped and SQLite has checkpointed its WAL into the file.
+    stolen = database_bytes(embedded)
+
+    assert mailed_page.status_code == 200 and "Old Timer" in mailed_page.text
+    assert url_key(ticket) != before.mailed_key and image.status_code == 200
+    assert opened == {before.key_id: before.private_key}
+    assert before.private_key not in stolen
+    assert before.mailed_key.encode() not in stolen
+    # The sealed key still signs: the reissued ticket verifies with the old public key.
+    assert reissued.status_code == 201, reissued.text
+    public = Ed25519PrivateKey.from_private_bytes(before.private_key).public_key()
+    assert verify_ticket(replacement["payload"], {before.key_id: public})
