@@ -46,12 +46,15 @@ def ticket_svg(query, ticket_id):
 
 
 @blp.route("/keys")
-@blp.response(200, schemas.PublicKeysOut)
-def list_public_keys():
-    """The public keys that verify ticket signatures (all but retired ones), for door
-    devices working offline."""
+@require_role(ORGANISER)
+@blp.response(200, schemas.SigningKeysOut)
+@blp.doc(security=ORGANISER_ONLY)
+def list_organisation_keys():
+    """The public keys of the organisation's events, each with its event and, once retired,
+    since when it no longer verifies tickets (organiser). A door device gets its event's keys
+    in its offline bundle."""
     with current_runtime().session_factory() as session:
-        return {"keys": service.public_keys(session)}
+        return {"keys": service.organisation_signing_keys(session, current_principal())}
 
 
 @blp.route("/events/<uuid:event_id>/keys", methods=["GET"])

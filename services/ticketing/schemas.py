@@ -65,19 +65,14 @@ class IssuedTicketsOut(Schema):
     tickets = fields.List(fields.Nested(IssuedTicketOut))
 
 
-class PublicKeyOut(Schema):
+class SigningKeyOut(Schema):
+    """A signing key's public half; its private half never leaves ticketing."""
+
     key_id = fields.String()
-    event_id = fields.String()
+    event_id = fields.String(metadata={"description": "The event whose tickets it signs"})
     algorithm = fields.Constant("Ed25519")
     public_key = fields.String(metadata={"description": "Raw 32-byte key, base64"})
     created_at = Instant()
-
-
-class PublicKeysOut(Schema):
-    keys = fields.List(fields.Nested(PublicKeyOut))
-
-
-class SigningKeyOut(PublicKeyOut):
     retired_at = Instant(
         allow_none=True, metadata={"description": "Since when it no longer verifies tickets"}
     )

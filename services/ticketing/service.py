@@ -283,12 +283,13 @@ def retire_signing_key(
         return RetiredKey(key=key, reissued_tickets=len(signed))
 
 
-def public_keys(session: Session) -> list[SigningKey]:
-    """Every key that still verifies tickets, for door devices."""
+def organisation_signing_keys(session: Session, organiser: Principal) -> list[SigningKey]:
+    """The keys of the organiser's own events, retired ones included, oldest first."""
     return list(
         session.scalars(
             select(SigningKey)
-            .where(SigningKey.retired_at.is_(None))
+            .join(EventInfo, EventInfo.id == SigningKey.event_id)
+            .where(EventInfo.organisation_id == organiser.organisation_id)
             .order_by(SigningKey.created_at)
         )
     )

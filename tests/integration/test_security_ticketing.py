@@ -4,6 +4,8 @@ embedded Loopgate:
 - A copied ticketing database (`<data dir>/ticketing.db`, read here byte for byte) holds no
   private signing key and no key that opens a ticket's page or images: private keys are sealed
   under the key-encryption key, and a QR key is kept only as its digest.
+- `GET /api/ticketing/keys` tells nobody without an organiser token anything, and an organiser
+  only of their own organisation's events.
 - A database from before these changes is sealed when the instance starts, and the links
   already mailed keep working.
 """
@@ -18,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from services.ticketing.models import SigningKey, Ticket
 from services.ticketing.ticket_secrets import open_private_key
-from shared.tokens import read_ticket, sign_ticket, verify_ticket
-from tests.support import embedded_loopgate, wait_until
+from shared.auth import DEFAULT_ORGANISATION, ORGANISER, STAFF, Principal, ensure_token
+from shared.tokens import load_public_key, read_ticket, sign_ticket, verify_ticket
+from tests.support import CoreFlow, embedded_loopgate, wait_until
 from tests.ticketing_upgrade import database_from_before
 
 
@@ -95,6 +98,65 @@ def test_the_ticket_opens_with_the_key_its_urls_and_mail_carry(embedded):
     assert image.status_code == 200 and image.headers["Content-Type"] == "image/png"
     message = BytesParser(policy=policy.default).parsebytes(mailed.read_bytes())
     assert f"key={url_key(ticket)}" in message.get_body(("plain",)).get_content()
+
+
+# --- the public keys ----------------------------------------------------------------------
+
+OTHER_ORGANISATION = "southwind"
+OTHER_ORGANISER_TOKEN = "test-organiser-token-of-southwind"
+STAFF_TOKEN = "test-staff-token-of-a-door-device"
+PROBLEM_JSON = "application/problem+json"
+
+
+def grant(embedded, token: str, principal: Principal) -> None:
+    for runtime in embedded.system.runtimes.values():
+        with runtime.session_factory() as session:
+            ensure_token(session, runtime.tables.tokens, token, principal)
+
+
+def test_the_keys_of_events_are_shown_only_to_their_own_organisers(embedded):
+    ours, ours_type = embedded.published_event(title="Ours")
+    our_ticket = embedded.wait_for_ticket(embedded.registered(ours, ours_type))
+    grant(embedded, OTHER_ORGANISER_TOKEN, Principal(ORGANISER, OTHER_ORGANISATION))
+    southwind = CoreFlow(embedded.base_url, OTHER_ORGANISER_TOKEN)
+    theirs, theirs_type = southwind.published_event(title="Theirs")
+    southwind.wait_for_ticket(southwind.registered(theirs, theirs_type))
+    grant(embedded, STAFF_TOKEN, Principal(STAFF, DEFAULT_ORGANISATION, ours))
+
+    for token, status in [(None, 401), ("guessed", 401), (STAFF_TOKEN, 403)]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        refused = embedded.get("/api/ticketing/keys", headers=headers)
+        assert refused.status_code == status
+        assert refused.headers["Content-Type"] == PROBLEM_JSON
+        assert ours not in refused.text and theirs not in refused.text
+    mine = embedded.get("/api/ticketing/keys", headers=embedded.organiser).json()["keys"]
+    other = southwind.get("/api/ticketing/keys", headers=southwind.organiser).json()["keys"]
+
+    assert ours in {key["event_id"] for key in mine}
+    assert {key["event_id"] for key in other} == {theirs}
+    assert not {key["key_id"] for key in mine} & {key["key_id"] for key in other}
+    (our_key,) = [key for key in mine if key["event_id"] == ours]
+    assert our_key["retired_at"] is None
+    assert verify_ticket(
+        our_ticket["payload"], {our_key["key_id"]: load_public_key(our_key["public_key"])}
+    )
+
+
+def test_a_retired_key_is_listed_with_when_it_was_retired(embedded):
+    event_id, ticket_type_id = embedded.published_event()
+    embedded.wait_for_ticket(embedded.registered(event_id, ticket_type_id))
+    (old,) = embedded.get("/api/ticketing/keys", headers=embedded.organiser).json()["keys"]
+
+    retired = embedded.post(
+        f"/api/ticketing/events/{event_id}/keys/{old['key_id']}/retire", headers=embedded.organiser
+    )
+
+    assert retired.status_code == 200, retired.text
+    keys = embedded.get("/api/ticketing/keys", headers=embedded.organiser).json()["keys"]
+    assert [(key["key_id"], key["event_id"], bool(key["retired_at"])) for key in keys] == [
+        (old["key_id"], event_id, True),
+        (keys[1]["key_id"], event_id, False),
+    ]
 
 
 # --- a database from before -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Ticketing's secrets at rest (issue #14, "Secrets lie in plain text"): private signing keys
 sealed under the key-encryption key and bound to their key and event, ticket URL keys
-derived and stored only as digests, and the migration that seals what was stored before."""
+derived and stored only as digests, the migration that seals what was stored before, and
+the public keys shown to the organiser of their events only."""
 
 import hashlib
 import uuid
@@ -17,6 +18,7 @@ from shared.errors import NotFound
 from shared.secret_box import SecretBox, SecretBoxError
 from shared.tokens import verify_ticket
 from tests.ticketing_upgrade import DATABASE, database_from_before, upgrade
+from tests.unit.domain_fixtures import NORTHWIND, SOUTHWIND
 
 pytest_plugins = ["tests.unit.domain_fixtures", "tests.unit.ticketing_fixtures"]
 
@@ -127,3 +129,26 @@ def test_the_migration_refuses_to_leave_keys_plain_without_the_key_encryption_ke
 
     with pytest.raises(RuntimeError, match="loopgate migrate"):
         upgrade(tmp_path, "head")
+
+
+# --- public keys --------------------------------------------------------------------------
+
+
+def test_an_organiser_sees_the_keys_of_its_own_events_retired_ones_included(box_office):
+    ours = box_office.show()
+    theirs = box_office.show(organisation_id=SOUTHWIND.organisation_id)
+    box_office.confirm(ours)
+    box_office.confirm(theirs)
+    first = stored_key(box_office, ours)
+    box_office.rotate(ours)
+    box_office.retire(ours, first.key_id)
+
+    with box_office.runtime.session_factory() as session:
+        mine = ticketing.organisation_signing_keys(session, NORTHWIND)
+        other = ticketing.organisation_signing_keys(session, SOUTHWIND)
+
+    assert [(k.event_id, k.key_id == first.key_id, k.retired_at is not None) for k in mine] == [
+        (str(ours.id), True, True),
+        (str(ours.id), False, False),
+    ]
+    assert {k.event_id for k in other} == {str(theirs.id)}

@@ -168,7 +168,8 @@ class BoxOffice:
         with self.runtime.session_factory() as session:
             return {
                 key.key_id: load_public_key(key.public_key)
-                for key in ticketing.public_keys(session)
+                for key in ticketing.organisation_signing_keys(session, NORTHWIND)
+                if key.retired_at is None
             }
 
     def mail(self) -> list[OutgoingMail]:
