@@ -31,6 +31,9 @@ class SmtpSender:
                 smtp.login(server.username, server.password or "")
             smtp.send_message(message)
 
+    def forget(self, mail_id: str) -> None:
+        """Nothing to delete: what the server took is no longer ours."""
+
 
 def refused_for_good(error: Exception) -> bool:
     """The server refused this very message with a permanent (5xx) reply: its recipient or
@@ -51,17 +54,24 @@ class MailboxEntry:
 
 class MailboxFolder:
     """Mail written as .eml files named after the message's id: writing a mail again (a
-    retried attempt) replaces its file instead of adding another."""
+    retried attempt) replaces its file instead of adding another. The folder and its files
+    are the owner's only (0700, 0600): each mail holds a ticket and its page's key."""
 
     def __init__(self, path: Path):
         self.path = path
 
     def send(self, message: EmailMessage) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        target = self.path / f"{_message_key(message)}.eml"
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        target = self._file(_message_key(message))
         partial = target.with_suffix(".eml.partial")
-        partial.write_bytes(message.as_bytes(policy=policy.SMTP))
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(message.as_bytes(policy=policy.SMTP))
         os.replace(partial, target)  # a reader never sees half a mail
+
+    def forget(self, mail_id: str) -> None:
+        """The mail's file deleted (an erasure)."""
+        self._file(mail_id).unlink(missing_ok=True)
 
     def entries(self, limit: int) -> list[MailboxEntry]:
         """The newest `limit` mails, newest first."""
@@ -80,8 +90,11 @@ class MailboxFolder:
         return entries
 
     def raw(self, mail_id: uuid.UUID) -> bytes | None:
-        file = self.path / f"{mail_id}.eml"
+        file = self._file(mail_id)
         return file.read_bytes() if file.is_file() else None
+
+    def _file(self, mail_id: uuid.UUID | str) -> Path:
+        return self.path / f"{mail_id}.eml"
 
 
 def mail_sender(settings: Settings) -> SmtpSender | MailboxFolder:

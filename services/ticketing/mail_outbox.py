@@ -12,6 +12,12 @@ Claiming an attempt moves its next_attempt_at forward before anything is sent, s
 doubles as a lease: another relay (another worker process) skips it, and if this one dies
 mid-send the mail is simply due again later. Delivery is therefore at least once; a repeat
 carries the same Message-ID, by which mail clients recognise it.
+
+An erasure (registration.erased) blanks the attendee's address from their mail. Unsent mail
+is skipped, never to be sent; sent mail is `erasing` until the relay has deleted the copy it
+kept (the mailbox folder's .eml file), then `erased`. A send, a skip or a failure is
+recorded only on a mail still pending: a mail erased while it was being sent stays skipped,
+and the relay deletes the copy it has just written.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -23,6 +29,7 @@ from services.ticketing.models import OutgoingMail, Ticket
 from shared.db import UnitOfWork
 
 PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
+ERASING, ERASED = "erasing", "erased"
 
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
@@ -42,11 +49,30 @@ def queue_ticket_mail(session: Session, ticket: Ticket) -> OutgoingMail:
 
 
 def forget_recipient(session: Session, ticket_ids: list[str]) -> None:
-    """The attendee's address erased from these tickets' mail; what was not sent yet never
-    will be."""
+    """The attendee's address erased from these tickets' mail (a refusal's error names it
+    too); what was not sent yet never will be, and the copies of what was are to be deleted."""
     mails = update(OutgoingMail).where(OutgoingMail.ticket_id.in_(ticket_ids))
     session.execute(mails.where(OutgoingMail.status == PENDING).values(status=SKIPPED))
-    session.execute(mails.values(recipient=""))
+    session.execute(mails.where(OutgoingMail.status == SENT).values(status=ERASING))
+    session.execute(mails.values(recipient="", last_error=None))
+
+
+def erasing(uow: UnitOfWork) -> list[str]:
+    """The ids of erased mail whose copies are still to be deleted."""
+    with uow:
+        return list(
+            uow.session.scalars(select(OutgoingMail.id).where(OutgoingMail.status == ERASING))
+        )
+
+
+def mark_erased(uow: UnitOfWork, mail_id: str) -> None:
+    with uow:
+        uow.session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.id == mail_id, OutgoingMail.status == ERASING)
+            .values(status=ERASED)
+        )
+        uow.commit()
 
 
 def retry_delay(attempt: int, first: timedelta = FIRST_RETRY) -> timedelta:
@@ -81,13 +107,13 @@ def claim_next(uow: UnitOfWork, now: datetime, first_retry: timedelta = FIRST_RE
                 return due.id
 
 
-def mark_sent(uow: UnitOfWork, mail_id: str, now: datetime) -> None:
-    _finish(uow, mail_id, status=SENT, sent_at=now, last_error=None)
+def mark_sent(uow: UnitOfWork, mail_id: str, now: datetime) -> bool:
+    """False if the mail was erased (skipped) while it was being sent."""
+    return _finish(uow, mail_id, status=SENT, sent_at=now, last_error=None)
 
 
 def mark_skipped(uow: UnitOfWork, mail_id: str) -> None:
-    """The ticket was revoked (or its attendee erased) before its mail went out: a newer
-    mail, if any, replaces it."""
+    """The ticket was revoked before its mail went out: a newer mail, if any, replaces it."""
     _finish(uow, mail_id, status=SKIPPED)
 
 
@@ -96,6 +122,8 @@ def record_failure(uow: UnitOfWork, mail_id: str, error: str, permanent: bool) -
     refused it for good or it has had all its attempts. Returns the mail's status."""
     with uow:
         mail = uow.session.get(OutgoingMail, mail_id)
+        if mail.status != PENDING:  # erased meanwhile, and the error may name the address
+            return mail.status
         mail.last_error = error[:ERROR_LENGTH]
         if permanent or mail.attempts >= MAX_ATTEMPTS:
             mail.status = FAILED
@@ -103,7 +131,13 @@ def record_failure(uow: UnitOfWork, mail_id: str, error: str, permanent: bool) -
         return mail.status
 
 
-def _finish(uow: UnitOfWork, mail_id: str, **values) -> None:
+def _finish(uow: UnitOfWork, mail_id: str, **values) -> bool:
+    """Record the outcome of an attempt on a mail still pending; False if it is not."""
     with uow:
-        uow.session.execute(update(OutgoingMail).where(OutgoingMail.id == mail_id).values(**values))
+        finished = uow.session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.id == mail_id, OutgoingMail.status == PENDING)
+            .values(**values)
+        ).rowcount
         uow.commit()
+        return bool(finished)

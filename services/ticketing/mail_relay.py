@@ -2,7 +2,7 @@
 
 It runs as one of the worker's periodic tasks (app.PERIODIC_TASKS). Each round makes one
 attempt at every mail that is due, claiming each just before sending it; a failed one waits
-for its retry time (see mail_outbox).
+for its retry time (see mail_outbox). Then it deletes the copies kept of erased mail.
 """
 
 import logging
@@ -80,9 +80,21 @@ class MailRelay:
                 "given up" if status == mail_outbox.FAILED else "will retry",
             )
             return
-        mail_outbox.mark_sent(self._runtime.unit_of_work(), mail_id, now)
+        if not mail_outbox.mark_sent(self._runtime.unit_of_work(), mail_id, now):
+            # Erased while it was being sent: the copy just written goes too.
+            self._sender.forget(mail_id)
+
+    def erase_copies(self) -> int:
+        """Delete what was kept of erased mail (see mail_outbox); returns how many."""
+        erased = mail_outbox.erasing(self._runtime.unit_of_work())
+        for mail_id in erased:
+            self._sender.forget(mail_id)
+            mail_outbox.mark_erased(self._runtime.unit_of_work(), mail_id)
+        return len(erased)
 
 
 def relay_mail(runtime: ServiceRuntime) -> None:
     """The periodic task."""
-    MailRelay(runtime).send_due()
+    relay = MailRelay(runtime)
+    relay.send_due()
+    relay.erase_copies()

@@ -6,19 +6,22 @@ embedded Loopgate:
   under the key-encryption key, and a QR key is kept only as its digest.
 - `GET /api/ticketing/keys` tells nobody without an organiser token anything, and an organiser
   only of their own organisation's events.
+- An erasure deletes the attendee's mail from the mailbox folder and leaves their address in
+  no mail row.
 - A database from before these changes is sealed when the instance starts, and the links
   already mailed keep working.
 """
 
 from email import policy
 from email.parser import BytesParser
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.ticketing.models import SigningKey, Ticket
+from services.ticketing.models import OutgoingMail, SigningKey, Ticket
 from services.ticketing.ticket_secrets import open_private_key
 from shared.auth import DEFAULT_ORGANISATION, ORGANISER, STAFF, Principal, ensure_token
 from shared.tokens import load_public_key, read_ticket, sign_ticket, verify_ticket
@@ -157,6 +160,50 @@ def test_a_retired_key_is_listed_with_when_it_was_retired(embedded):
         (old["key_id"], event_id, True),
         (keys[1]["key_id"], event_id, False),
     ]
+
+
+# --- erasure ------------------------------------------------------------------------------
+
+
+def mail_to(embedded, email: str) -> list[Path]:
+    return [
+        path
+        for path in embedded.system.settings.mailbox_dir.glob("*.eml")
+        if email in path.read_text()
+    ]
+
+
+def test_an_erasure_deletes_the_attendees_mail_from_the_mailbox(embedded):
+    event_id, ticket_type_id = embedded.published_event()
+    erased = embedded.registered(
+        event_id, ticket_type_id, name="Ada Erased", email="ada@example.com"
+    )
+    kept = embedded.registered(
+        event_id, ticket_type_id, name="Grace Kept", email="grace@example.com"
+    )
+    ticket = embedded.wait_for_ticket(erased)
+    embedded.wait_for_ticket(kept)
+    wait_until(lambda: mail_to(embedded, "ada@example.com"), 15, "Ada's first mail")
+    reissued = embedded.post(
+        f"/api/ticketing/tickets/{ticket['id']}/reissue", headers=embedded.organiser
+    )
+    assert reissued.status_code == 201, reissued.text
+    wait_until(lambda: len(mail_to(embedded, "ada@example.com")) == 2, 15, "Ada's two mails")
+    wait_until(lambda: mail_to(embedded, "grace@example.com"), 15, "Grace's mail")
+
+    assert embedded.erase(erased).status_code == 200
+
+    wait_until(lambda: not mail_to(embedded, "ada@example.com"), 15, "Ada's mail deleted")
+    mailbox = embedded.system.settings.mailbox_dir
+    assert not [path for path in mailbox.iterdir() if b"Ada Erased" in path.read_bytes()]
+    assert len(mail_to(embedded, "grace@example.com")) == 1
+    listing = embedded.get("/api/ticketing/mailbox")
+    assert "ada@example.com" not in listing.text and "Ada Erased" not in listing.text
+    runtime = embedded.system.runtimes["ticketing"]
+    with Session(runtime.engine) as session:
+        rows = session.scalars(select(OutgoingMail)).all()
+    assert "ada@example.com" not in {row.recipient for row in rows}
+    assert "ada@example.com" not in " ".join(row.last_error or "" for row in rows)
 
 
 # --- a database from before -----------------------------------------------------------------
