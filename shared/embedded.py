@@ -1,21 +1,58 @@
 """Embedded mode: the three services and their workers in one process behind one port,
-on kombu's memory transport and one SQLite file per service."""
+on kombu's memory transport and one SQLite file per service, served by waitress.
+
+A venue may serve its door devices from embedded mode (LOOPGATE_HOST=0.0.0.0), so the server
+must outlast slow and idle clients: waitress reads requests and writes answers on one
+asynchronous loop and hands only complete requests to a bounded pool of threads, so a
+thousand connections that send nothing, or a byte at a time, hold no thread and a scan is
+still answered at once.
+"""
 
 import logging
+import resource
 import threading
 import time
 
-from werkzeug.serving import make_server
+from waitress import wasyncore
+from waitress.server import create_server
 
 from shared.bus.broker import broker_connection
 from shared.bus.consumer import service_queue
 from shared.bus.topology import SERVICES, subscriptions
+from shared.http import MAX_BODY_BYTES
 from shared.runtime import ServiceRuntime
 from shared.services import app_factory, definition
 from shared.settings import Settings
 from shared.worker import ServiceWorker
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("loopgate.access")
+
+# How long a stop waits for the requests in progress to finish.
+STOP_SECONDS = 5
+CONNECTION_LIMIT = 2000
+WAITRESS_SETTINGS = {
+    # Requests run at once: a venue's door devices, and its live dashboards, each holding
+    # one for its stream (at most 5 minutes, services/checkin/live_stream.py). Twice as many
+    # cost 13 MiB more at idle (bench/idle_memory.py).
+    "threads": 16,
+    # Tens of door devices and a few browsers need far fewer; past the limit new
+    # connections wait in the listen backlog until others close.
+    "connection_limit": CONNECTION_LIMIT,
+    # poll(), not select(): select() cannot watch descriptors above 1024.
+    "asyncore_use_poll": True,
+    # A connection with no request in progress that is silent this long is closed.
+    "channel_timeout": 30,
+    "cleanup_interval": 10,
+    # Headers are held in memory for each connection until complete: bound them.
+    "max_request_header_size": 32 * 1024,
+    # Above the apps' own limit, so they answer an oversized body with their problem+json.
+    "max_request_body_size": 4 * MAX_BODY_BYTES,
+    # Every write is sent at once: the dashboard's server-sent events are a few bytes each.
+    "send_bytes": 1,
+    # The apps decide whom to trust for X-Forwarded-* (LOOPGATE_TRUSTED_PROXY_HOPS).
+    "clear_untrusted_proxy_headers": False,
+}
 
 # The memory transport keeps nothing across a restart, so events relayed shortly before a
 # crash may never have been consumed. On start they are relayed again; the consumers'
@@ -82,20 +119,82 @@ class EmbeddedSystem:
         return True
 
 
+class AccessLog:
+    """One line per request, as Werkzeug's server wrote and waitress does not; the log's
+    filter redacts the tokens and search terms in it (shared/logs.py)."""
+
+    def __init__(self, app):
+        self._app = app
+
+    def __call__(self, environ, start_response):
+        def logged_start_response(status, headers, exc_info=None):
+            query = environ.get("QUERY_STRING")
+            access_log.info(
+                '%s "%s %s%s %s" %s',
+                environ.get("REMOTE_ADDR", "-"),
+                environ["REQUEST_METHOD"],
+                environ.get("PATH_INFO", ""),
+                f"?{query}" if query else "",
+                environ.get("SERVER_PROTOCOL", ""),
+                status.split(" ", 1)[0],
+            )
+            return start_response(status, headers, exc_info)
+
+        return self._app(environ, logged_start_response)
+
+
+class HttpServer:
+    """`app` served by waitress on host:port (port 0: a free one) from a thread of its own
+    while the `with` block runs."""
+
+    def __init__(self, app, host: str, port: int):
+        self._server = create_server(AccessLog(app), host=host, port=port, **WAITRESS_SETTINGS)
+        self.port = self._server.effective_port
+        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+
+    def __enter__(self) -> "HttpServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def wait(self) -> None:
+        """Until the server's loop ends (it does not on its own; Ctrl-C interrupts)."""
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def stop(self) -> None:
+        """Let the requests in progress finish, then close the listening socket and every
+        connection; on the server's own loop, which is not thread-safe."""
+        self._server.task_dispatcher.shutdown(timeout=STOP_SECONDS)
+        self._server.trigger.pull_trigger(
+            lambda: wasyncore.close_all(self._server._map, ignore_all=True)
+        )
+        self._thread.join(STOP_SECONDS)
+
+
+def allow_open_files(count: int) -> None:
+    """Raise this process's limit of open files to `count` where the hard limit allows: a
+    default soft limit of 1024 would refuse connections long before CONNECTION_LIMIT."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = count if hard == resource.RLIM_INFINITY else min(count, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def serve(settings: Settings, on_ready=lambda system, url: None) -> None:
+    # The connections, plus the databases, the mailbox and the workers' own.
+    allow_open_files(CONNECTION_LIMIT + 512)
     system = EmbeddedSystem(settings)
     system.start()
-    server = make_server(settings.host, settings.port, system.app, threaded=True)
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
     url = f"http://{shown_host}:{settings.port}"
-    on_ready(system, url)
-    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-    thread.start()
     try:
-        while thread.is_alive():
-            thread.join(0.5)
+        with HttpServer(system.app, settings.host, settings.port) as server:
+            on_ready(system, url)
+            server.wait()
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
-        server.shutdown()
         system.stop()
