@@ -1,15 +1,9 @@
 """What the registration service tells the bus: the data of each event type it publishes."""
 
-import hashlib
-
 from sqlalchemy import select
 
 from services.registration.models import CONFIRMED, WAITLISTED, Event, Registration, TicketType
 from shared.db import UnitOfWork
-
-
-def manage_token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def ids(registration: Registration) -> dict:
@@ -32,7 +26,7 @@ def announce_status(uow: UnitOfWork, registration: Registration) -> str | None:
                     "email": registration.attendee_email,
                     "locale": registration.language,
                 },
-                "manage_token_sha256": manage_token_digest(registration.manage_token),
+                "manage_token_sha256": registration.manage_token_sha256,
             },
         )
     if registration.status == WAITLISTED:

@@ -1,7 +1,8 @@
-from flask import Response, url_for
+from flask import Response, request, url_for
 
 from services.registration import csv_export, event_admin, personal_data, schemas, service
 from services.registration.answers import questions_of
+from services.registration.idempotency import Idempotency
 from services.registration.wording import DEFAULT_LANGUAGE
 from shared.auth import ORGANISER
 from shared.http import (
@@ -46,7 +47,13 @@ def _uow():
 
 
 def register_attendee(event_id, fields: dict, idempotency_key: str | None):
-    """Register with a RegistrationCreate's fields (the API's and the form's)."""
+    """Register with a RegistrationCreate's fields (the API's and the form's); the key counts
+    for the client's address (behind the gateway, the one ProxyFix took from it)."""
+    idempotency = (
+        Idempotency(idempotency_key, request.remote_addr, current_runtime().secret_box)
+        if idempotency_key
+        else None
+    )
     return service.register(
         _uow(),
         str(event_id),
@@ -57,7 +64,7 @@ def register_attendee(event_id, fields: dict, idempotency_key: str | None):
             answers=fields.get("answers", {}),
             language=fields.get("language", DEFAULT_LANGUAGE),
         ),
-        idempotency_key=idempotency_key,
+        idempotency=idempotency,
     )
 
 

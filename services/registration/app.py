@@ -20,6 +20,7 @@ DEFINITION = ServiceDefinition(
 PERIODIC_TASKS = (
     PeriodicTask("waitlist-offers", 30, handlers.lapse_waitlist_offers),
     PeriodicTask("retention", 15 * 60, handlers.erase_after_retention),
+    PeriodicTask("idempotency-keys", 15 * 60, handlers.forget_expired_idempotency_keys),
 )
 
 

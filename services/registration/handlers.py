@@ -1,4 +1,4 @@
-from services.registration import personal_data, places, service
+from services.registration import idempotency, personal_data, places, service
 from shared.db import UnitOfWork
 from shared.runtime import ServiceRuntime
 
@@ -20,3 +20,7 @@ def lapse_waitlist_offers(runtime: ServiceRuntime) -> None:
 
 def erase_after_retention(runtime: ServiceRuntime) -> None:
     personal_data.erase_after_retention(runtime.unit_of_work())
+
+
+def forget_expired_idempotency_keys(runtime: ServiceRuntime) -> None:
+    idempotency.forget_expired(runtime.unit_of_work())

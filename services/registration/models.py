@@ -6,6 +6,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
     false,
@@ -132,7 +133,6 @@ class Question(Base):
 class Registration(Base):
     __tablename__ = "registrations"
     __table_args__ = (
-        UniqueConstraint("event_id", "idempotency_key"),
         Index("ix_registrations_waitlist", "ticket_type_id", "status", "created_at"),
         Index("ix_registrations_email", "ticket_type_id", "attendee_email"),
     )
@@ -147,13 +147,35 @@ class Registration(Base):
     # {question_id: answer}: text, a choice, a list of choices, or yes/no.
     answers: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     status: Mapped[str] = mapped_column(String(24))
-    manage_token: Mapped[str] = mapped_column(String(64), unique=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # Only the digest: a copied database opens no registration.
+    manage_token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     offer_expires_at: Mapped[datetime | None]
     checked_in_at: Mapped[datetime | None]
     erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    # The manage token itself, on a registration just made (or answered again for the same
+    # request): what the attendee is handed once. Never stored, so None when read back.
+    manage_token = None
+
+
+class IdempotencyRecord(Base):
+    """A registration request sent with an Idempotency-Key (see idempotency.py): the key
+    counts for one client at one event, and its primary key decides between two requests
+    sent at once."""
+
+    __tablename__ = "idempotency_records"
+
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    client_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    registration_id: Mapped[str] = mapped_column(ForeignKey("registrations.id"), index=True)
+    # Sealed with the instance's secret box: a repeat hands the token back, a copied
+    # database does not.
+    sealed_manage_token: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ConsentRecord(Base):

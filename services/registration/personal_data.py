@@ -2,13 +2,15 @@
 retention period. An erased registration keeps its status, ticket type, sessions and
 check-in time, so counts stay right; its name, email and answers are gone. Consent records
 keep the wording that was agreed to and when, which names nobody once the registration is
-erased. Each erasure publishes registration.erased, so that ticketing and check-in blank
-their copies too."""
+erased. The record an idempotency key left (idempotency.py), a fingerprint of the request
+and the sealed manage token, goes too. Each erasure publishes registration.erased, so that
+ticketing and check-in blank their copies too."""
 
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from services.registration.idempotency import forget_event, forget_registration
 from services.registration.models import Event, Registration
 from services.registration.service import organiser_registration
 from shared.auth import Principal
@@ -28,7 +30,7 @@ def erase_attendee(
         if registration.erased_at is None:
             for name, value in _ERASED.items():
                 setattr(registration, name, value)
-            registration.idempotency_key = None
+            forget_registration(uow.session, registration.id)
             registration.erased_at = now or datetime.now(UTC)
             uow.publish("registration.erased", _erased(registration.id, registration.event_id))
             forget_attendees(uow, [registration.id])
@@ -54,9 +56,10 @@ def erase_after_retention(uow: UnitOfWork, now: datetime | None = None) -> list[
             erased = uow.session.scalars(
                 update(Registration)
                 .where(Registration.event_id == event.id, Registration.erased_at.is_(None))
-                .values(**_ERASED, idempotency_key=None, erased_at=now)
+                .values(**_ERASED, erased_at=now)
                 .returning(Registration.id)
             ).all()
+            forget_event(uow.session, event.id)
             forget_attendees(uow, erased)
             uow.publish_many(
                 "registration.erased", [_erased(erased_id, event.id) for erased_id in erased]

@@ -21,6 +21,12 @@ from services.registration.event_admin import (
     sessions_of,
     ticket_types_of,
 )
+from services.registration.idempotency import (
+    Idempotency,
+    answered_before,
+    fingerprint,
+    remember,
+)
 from services.registration.models import (
     CANCELLED,
     CONFIRMED,
@@ -33,6 +39,7 @@ from services.registration.models import (
     WAITLISTED,
     Event,
     EventSession,
+    IdempotencyRecord,
     Question,
     Registration,
     SessionPlace,
@@ -40,7 +47,7 @@ from services.registration.models import (
 )
 from services.registration.places import confirm, leave, places_of, take_place, take_seats
 from services.registration.wording import DEFAULT_LANGUAGE, N_
-from shared.auth import Principal, secrets_equal
+from shared.auth import Principal, secrets_equal, token_digest
 from shared.db import UnitOfWork
 from shared.errors import Conflict, InvalidRequest, NotFound
 from shared.models import new_id, utcnow
@@ -87,22 +94,23 @@ def register(
     ticket_type_id: str,
     attendee: dict,
     choices: Choices = Choices(),  # noqa: B008 (frozen, never changed)
-    idempotency_key: str | None = None,
+    idempotency: Idempotency | None = None,
     now: datetime | None = None,
 ) -> NewRegistration:
     """Take a place if one is left, else join the waitlist; a ticket type that needs approval
-    waits for the organiser. A repeated idempotency key repeats the first answer.
+    waits for the organiser. The registration returned carries its manage token. The same
+    request sent again with the same idempotency key repeats the first answer.
 
     This is the ticket drop's hot path: in the common case (no sessions chosen, no limit per
-    email) one SELECT, the registration's INSERT, the event's INSERT, the counter's
-    conditional UPDATE and the commit, each a Core statement built once."""
+    email, no idempotency key) one SELECT, the registration's INSERT, the event's INSERT, the
+    counter's conditional UPDATE and the commit, each a Core statement built once."""
     now = now or datetime.now(UTC)
+    request_sha256 = _request_sha256(ticket_type_id, attendee, choices)
     try:
         with uow:
-            found = _event_and_ticket_type(uow.session, event_id, ticket_type_id, idempotency_key)
-            if found.earlier_id is not None:
-                earlier = uow.session.get(Registration, found.earlier_id)
-                return NewRegistration(earlier, False, places_of(uow.session, earlier.id))
+            found = _event_and_ticket_type(uow.session, event_id, ticket_type_id, idempotency)
+            if found.asked_before:
+                return _answer_again(uow.session, event_id, idempotency, request_sha256)
             # The row has the event's and the ticket type's fields that the sales window needs.
             _check_on_sale(found, found, now)
             questions, sessions, answers = _check_choices(
@@ -129,9 +137,18 @@ def register(
                     "language": choices.language,
                     "answers": answers,
                     "status": status,
-                    "idempotency_key": idempotency_key,
                 },
             )
+            if idempotency is not None:
+                remember(
+                    uow.session,
+                    event_id,
+                    idempotency,
+                    request_sha256,
+                    registration.id,
+                    registration.manage_token,
+                    now,
+                )
             places = [
                 SessionPlace(registration_id=registration.id, session_id=s.id, status=REQUESTED)
                 for s in sessions
@@ -154,12 +171,32 @@ def register(
             uow.commit()
             return NewRegistration(registration, True, places)
     except IntegrityError:
-        if not idempotency_key:
+        if idempotency is None:
             raise
-        # The same key raced us and won: answer with its registration.
+        # The same key from the same client raced us and won: answer as it was answered.
         with uow:
-            earlier = _by_idempotency_key(uow.session, event_id, idempotency_key)
-            return NewRegistration(earlier, False, places_of(uow.session, earlier.id))
+            return _answer_again(uow.session, event_id, idempotency, request_sha256)
+
+
+def _request_sha256(ticket_type_id: str, attendee: dict, choices: Choices) -> str:
+    return fingerprint(
+        {
+            "ticket_type_id": ticket_type_id,
+            "attendee": attendee,
+            "session_ids": sorted(choices.session_ids),
+            "answers": choices.answers,
+            "language": choices.language,
+        }
+    )
+
+
+def _answer_again(
+    session: Session, event_id: str, idempotency: Idempotency, request_sha256: str
+) -> NewRegistration:
+    registration_id, manage_token = answered_before(session, event_id, idempotency, request_sha256)
+    earlier = session.get(Registration, registration_id)
+    earlier.manage_token = manage_token
+    return NewRegistration(earlier, False, places_of(session, earlier.id))
 
 
 _REGISTRATIONS = Registration.__table__
@@ -177,15 +214,16 @@ def _insert_registration(session: Session, fields: dict) -> Registration:
     identity map); return it as callers read it, a Registration not attached to the session
     (the columns left out, such as offer_expires_at, are NULL and read as None)."""
     stored_at = utcnow()
+    manage_token = secrets.token_urlsafe(24)
     values = {
         "id": new_id(),
         **fields,
-        "manage_token": secrets.token_urlsafe(24),
+        "manage_token_sha256": token_digest(manage_token),
         "created_at": stored_at,
         "updated_at": stored_at,
     }
     session.connection().execute(_INSERT_REGISTRATION, values)
-    return Registration(**values)
+    return Registration(**values, manage_token=manage_token)
 
 
 def attendee_registration(session: Session, registration_id: str, manage_token: str | None):
@@ -193,7 +231,7 @@ def attendee_registration(session: Session, registration_id: str, manage_token: 
     if (
         registration is None
         or not manage_token
-        or not secrets_equal(registration.manage_token, manage_token)
+        or not secrets_equal(registration.manage_token_sha256, token_digest(manage_token))
     ):
         raise NotFound(N_("No such registration for this link."))
     return registration
@@ -349,6 +387,7 @@ def record_arrival(uow: UnitOfWork, registration_id: str, scanned_at: datetime) 
 
 
 _EVENTS, _TICKET_TYPES, _QUESTIONS = Event.__table__, TicketType.__table__, Question.__table__
+_IDEMPOTENCY_RECORDS = IdempotencyRecord.__table__
 _EVENT_AND_TICKET_TYPE = (
     select(
         _EVENTS.c.ends_at,
@@ -362,13 +401,13 @@ _EVENT_AND_TICKET_TYPE = (
         exists()
         .where(_QUESTIONS.c.event_id == _EVENTS.c.id, _QUESTIONS.c.removed_at.is_(None))
         .label("asks_questions"),
-        select(_REGISTRATIONS.c.id)
+        exists()
         .where(
-            _REGISTRATIONS.c.event_id == _EVENTS.c.id,
-            _REGISTRATIONS.c.idempotency_key == bindparam("idempotency_key"),
+            _IDEMPOTENCY_RECORDS.c.event_id == _EVENTS.c.id,
+            _IDEMPOTENCY_RECORDS.c.client_address == bindparam("client_address"),
+            _IDEMPOTENCY_RECORDS.c.key == bindparam("idempotency_key"),
         )
-        .scalar_subquery()
-        .label("earlier_id"),
+        .label("asked_before"),
     )
     .select_from(
         _EVENTS.outerjoin(
@@ -382,15 +421,16 @@ _EVENT_AND_TICKET_TYPE = (
 
 
 def _event_and_ticket_type(
-    session: Session, event_id: str, ticket_type_id: str, idempotency_key: str | None
+    session: Session, event_id: str, ticket_type_id: str, idempotency: Idempotency | None
 ):
     """In one round trip (registration is the hot path): what the published event and its
-    ticket type decide, whether the event asks questions, and the registration an earlier
-    request with this idempotency key made, if any."""
+    ticket type decide, whether the event asks questions, and whether the same client sent
+    an earlier request with this idempotency key."""
     keys = {
         "event_id": event_id,
         "ticket_type_id": ticket_type_id,
-        "idempotency_key": idempotency_key,
+        "client_address": idempotency and idempotency.client_address,
+        "idempotency_key": idempotency and idempotency.key,
     }
     row = session.connection().execute(_EVENT_AND_TICKET_TYPE, keys).first()
     if row is None:
@@ -472,11 +512,3 @@ def _locked_attendee_registration(
     registration = attendee_registration(session, registration_id, manage_token)
     session.refresh(registration, with_for_update=True)
     return registration
-
-
-def _by_idempotency_key(session: Session, event_id: str, key: str) -> Registration | None:
-    return session.scalars(
-        select(Registration).where(
-            Registration.event_id == event_id, Registration.idempotency_key == key
-        )
-    ).first()

@@ -94,8 +94,9 @@ def test_cancelling_revokes_the_ticket_and_promotes_the_waitlist(embedded):
 
 def test_a_retried_registration_with_the_same_key_is_one_registration(embedded):
     event_id, ticket_type_id = embedded.published_event(quota=3)
-    first = embedded.register(event_id, ticket_type_id, idempotency_key="submit-1")
-    retried = embedded.register(event_id, ticket_type_id, idempotency_key="submit-1")
+    request = {"email": "ada@example.com", "idempotency_key": "submit-1"}
+    first = embedded.register(event_id, ticket_type_id, **request)
+    retried = embedded.register(event_id, ticket_type_id, **request)
     assert first.status_code == retried.status_code == 201
     assert retried.json()["id"] == first.json()["id"]
     assert retried.headers["Idempotent-Replayed"] == "true"

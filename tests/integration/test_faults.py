@@ -30,7 +30,9 @@ def _register_until_answered(base_url: str, event_id: str, ticket_type_id: str) 
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
-            response = client.register(event_id, ticket_type_id, idempotency_key=key)
+            response = client.register(
+                event_id, ticket_type_id, email=f"{key}@example.com", idempotency_key=key
+            )
         except requests.ConnectionError:
             response = None
         if response is not None and response.status_code == 201:
