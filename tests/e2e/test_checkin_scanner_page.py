@@ -2,6 +2,7 @@
 scanner types (the code, then Enter), lose the network, keep scanning from the offline bundle
 with signatures checked in the browser, come back and sync (DESIGN.md, "door staff")."""
 
+from tests.forgery import forged_with, leaked_key
 from tests.support import wait_until
 
 
@@ -70,3 +71,42 @@ def test_a_door_device_pairs_scans_goes_offline_and_syncs(embedded, page):
     assert len(record) == 1 and record[0]["gate"] == "Main entrance"
     assert len(embedded.roster_ticket(tickets[0]["id"]).json()["admissions"]) == 1
     assert requested_hosts == {embedded.base_url.split("/")[2]}
+
+
+def test_offline_the_scanner_refuses_a_retired_keys_codes_and_another_events_key(embedded, page):
+    """Issue 14: once the door has heard of a retirement, the device's own verification
+    refuses the retired key's codes too; and a code signed with another event's key never
+    passes offline (that key is not in this event's bundle)."""
+    event_id, ticket_type_id = embedded.published_event()
+    other_event, other_type = embedded.published_event()
+    ticket = embedded.wait_for_ticket(embedded.registered(event_id, ticket_type_id))
+    embedded.wait_for_ticket(embedded.registered(other_event, other_type))
+    embedded.wait_until_in_roster(ticket["id"])
+    ticketing = embedded.system.runtimes["ticketing"]
+    forged = forged_with(leaked_key(ticketing, other_event), ticket["payload"])
+    [key] = embedded.signing_keys(event_id)
+    embedded.retire_key(event_id, key["key_id"])
+    wait_until(
+        lambda: embedded.scan(ticket["payload"])["verdict"] == "invalid",
+        5,
+        "the door heard of the retirement",
+    )
+    main = embedded.get(f"/api/checkin/events/{event_id}/lists", headers=embedded.organiser)
+    code = embedded.post(
+        f"/api/checkin/lists/{main.json()[0]['id']}/pairing-codes", headers=embedded.organiser
+    ).json()["code"]
+
+    page.goto(embedded.url("/api/checkin/scanner"))
+    page.fill("#pair-code", code)
+    page.fill("#device-name", "West gate phone")
+    page.click("#pair-button")
+    page.wait_for_selector("body[data-bundle=ready]")
+    page.context.set_offline(True)
+    page.wait_for_selector("#network.offline")
+
+    page.keyboard.type(ticket["payload"])
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#verdict[data-verdict=invalid]")
+    page.keyboard.type(forged)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#verdict[data-verdict=unknown_ticket]")
