@@ -2,19 +2,32 @@
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from http import HTTPStatus
+from urllib.parse import urlencode
 
 import flask_smorest
 import swagger_ui_bundle
-from flask import Flask, Response, current_app, g, json, request, send_from_directory
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    json,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_smorest import Api
 from flask_smorest.utils import resolve_schema_instance
 from kombu import Connection
 from sqlalchemy.exc import OperationalError
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, is_json_request
+from webargs.flaskparser import abort as webargs_abort
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -31,6 +44,7 @@ from shared.metrics import HTTP_REQUEST_SECONDS, metrics_text
 from shared.runtime import ServiceDefinition, ServiceRuntime
 from shared.schemas import ProblemSchema
 from shared.settings import Settings
+from shared.strict_json import read_json
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +80,25 @@ def problem(status: int, detail: str | None = None, slug: str | None = None, **e
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
 
 
+class JsonBodyParser(FlaskParser):
+    """webargs' parser, reading JSON bodies with shared.strict_json: a body nested too deep,
+    with NaN or oversized numbers or a key twice is a 400 saying so, before the view runs."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return webargs_core.missing
+        return read_json(req.get_data(cache=True))
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        reason = f"Invalid JSON body: {error.msg}."
+        webargs_abort(400, exc=error, message=reason, messages={"json": [reason]})
+
+
 class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's Blueprint, building each argument schema once: given a class, webargs
     would build a new schema for every request, which costs more than the parsing."""
+
+    ARGUMENTS_PARSER = JsonBodyParser()
 
     def arguments(self, schema, **kwargs):
         return super().arguments(resolve_schema_instance(schema), **kwargs)
@@ -149,6 +179,7 @@ def create_service_app(
     app.before_request(_start_timer)
     app.after_request(_observe_latency)
     app.before_request(_refuse_oversized_body)
+    app.before_request(_refuse_nul_characters)
     for path in ("/metrics", f"/api/{name}/metrics"):
         app.add_url_rule(path, f"metrics{path.count('/')}", _metrics)
     app.register_error_handler(DomainError, _domain_error)
@@ -200,6 +231,15 @@ def _refuse_oversized_body():
     # not act on an oversized request either.
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return problem(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    return None
+
+
+def _refuse_nul_characters():
+    # PostgreSQL stores no NUL in text: a query or form carrying one would fail there, with a
+    # 500, once the work had begun. (JSON bodies are read by shared.strict_json.)
+    form = request.mimetype == "application/x-www-form-urlencoded"
+    if b"%00" in request.query_string or (form and b"%00" in request.get_data()):
+        return problem(400, "The request holds a NUL character (%00).")
     return None
 
 
@@ -317,6 +357,13 @@ def broker_reachable(broker_url: str) -> bool:
         return True
     except Exception:  # any transport failure means "not ready"; the reason is in the broker log
         return False
+
+
+def page_url(endpoint: str, query: Mapping[str, str]) -> str:
+    """The address of `endpoint` with this request's path arguments and `query` as its query
+    string. The query is encoded apart: given to url_for, an argument named like one of
+    url_for's own (endpoint, _method, _external) or like a path argument would break it."""
+    return url_for(endpoint, **(request.view_args or {})) + "?" + urlencode(query)
 
 
 def manage_token() -> str | None:

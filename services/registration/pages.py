@@ -21,7 +21,7 @@ from services.registration.models import CATEGORIES, STATUSES, Event
 from services.registration.wording import localised
 from shared.auth import ORGANISER, secrets_equal
 from shared.errors import Conflict, DomainError, InvalidRequest, NotFound
-from shared.http import current_runtime, principal_of, problem
+from shared.http import current_runtime, page_url, principal_of, problem
 from shared.i18n import LANGUAGE_NAMES
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
@@ -67,7 +67,7 @@ def language_url(code: str) -> str:
         return f"?lang={code}"
     arguments = {name: value for name, value in request.args.items() if name != "lang"}
     arguments.update(g.get("page_arguments", {}))
-    return url_for(endpoint, **request.view_args, **arguments, lang=code)
+    return page_url(endpoint, {**arguments, "lang": code})
 
 
 def status_name(status: str) -> str:

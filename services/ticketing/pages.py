@@ -21,7 +21,7 @@ from services.ticketing.mail_delivery import MailboxFolder
 from services.ticketing.models import Ticket
 from services.ticketing.ticket_view import ticket_view
 from shared.errors import NotFound
-from shared.http import Blueprint, current_runtime, manage_token
+from shared.http import Blueprint, current_runtime, manage_token, page_url
 from shared.i18n import LANGUAGE_NAMES, LOCALES
 
 blp = Blueprint(
@@ -131,9 +131,7 @@ def _page(template: str, status: int = 200, **context) -> Response:
         {
             "tag": _language_tag(locale),
             "name": LANGUAGE_NAMES[locale],
-            "href": url_for(
-                request.endpoint, **request.view_args, **{**request.args, "lang": locale}
-            ),
+            "href": page_url(request.endpoint, {**request.args, "lang": locale}),
             "current": locale == current,
         }
         for locale in LOCALES
