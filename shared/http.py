@@ -1,6 +1,10 @@
-"""What every service's Flask app has: OpenAPI, problem+json errors, auth, health checks."""
+"""What every service's Flask app has: OpenAPI, problem+json errors, auth, health checks,
+security headers."""
 
+import base64
+import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from functools import wraps
@@ -15,6 +19,7 @@ from flask import (
     current_app,
     g,
     json,
+    make_response,
     request,
     send_from_directory,
     url_for,
@@ -80,6 +85,49 @@ def problem(status: int, detail: str | None = None, slug: str | None = None, **e
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
 
 
+# Every response may use only what its own origin serves, and nobody may frame it: the ticket
+# page's rule, with the origin's own scripts, styles and API allowed. A page that needs less
+# (the ticket page) sets a stricter policy itself; the API docs page gets its one exception.
+_POLICY = {
+    "default_src": "'none'",
+    "script_src": "'self'",
+    "style_src": "'self'",
+    "img_src": "'self'",
+    "connect_src": "'self'",
+    "form_action": "'self'",
+    "base_uri": "'none'",
+    "frame_ancestors": "'none'",
+}
+
+
+def content_security_policy(**exceptions: str) -> str:
+    """The policy, with the sources of some directives replaced (img_src="'self' data:")."""
+    directives = {**_POLICY, **exceptions}
+    return "; ".join(f"{name.replace('_', '-')} {sources}" for name, sources in directives.items())
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": content_security_policy(),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # Manage tokens and ticket keys travel in URLs: no page hands its URL to the next one.
+    "Referrer-Policy": "no-referrer",
+}
+
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def _script_digest(script: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
+
+
+def _add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 class JsonBodyParser(FlaskParser):
     """webargs' parser, reading JSON bodies with shared.strict_json: a body nested too deep,
     with NaN or oversized numbers or a key twice is a 400 saying so, before the view runs."""
@@ -119,6 +167,18 @@ class ProblemApi(Api):
             super()._register_responses()
         finally:
             self.DEFAULT_RESPONSE_CONTENT_TYPE = success_type
+
+    def _openapi_swagger_ui(self):
+        # flask-smorest's docs page starts Swagger UI with an inline script: that script
+        # alone (by its digest) may run besides the bundled assets, whose stylesheet draws
+        # its icons as data: images.
+        page = super()._openapi_swagger_ui()
+        response = make_response(page)
+        scripts = " ".join(_script_digest(script) for script in _INLINE_SCRIPT.findall(page))
+        response.headers["Content-Security-Policy"] = content_security_policy(
+            script_src=f"'self' {scripts}", img_src="'self' data:"
+        )
+        return response
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}
@@ -180,6 +240,7 @@ def create_service_app(
     app.after_request(_observe_latency)
     app.before_request(_refuse_oversized_body)
     app.before_request(_refuse_nul_characters)
+    app.after_request(_add_security_headers)
     for path in ("/metrics", f"/api/{name}/metrics"):
         app.add_url_rule(path, f"metrics{path.count('/')}", _metrics)
     app.register_error_handler(DomainError, _domain_error)

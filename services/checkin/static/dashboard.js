@@ -1,10 +1,12 @@
 // The organiser's live view of an event's doors: figures, per list and per ticket type, an
 // arrivals chart drawn as inline SVG, door devices, the CSV of scans. Live updates come as
 // server-sent events, read with fetch so the token travels in a header, not in the URL.
+// The organiser token lives in this page's memory only, never in the browser's storage,
+// where it would outlive the page and be open to every script of the site; the browser's
+// password manager may keep it instead.
 
 const API = document.body.dataset.api;
 const TEXTS = JSON.parse(document.getElementById("texts").textContent);
-const TOKEN = "loopgate.organiser.token";
 const RECONNECT_MS = 2000;
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -12,11 +14,12 @@ const $ = (selector) => document.querySelector(selector);
 const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_, name) => values[name] ?? "");
 const eventId = new URLSearchParams(location.search).get("event");
 let timezone = "UTC";
+let token = null;
 
 async function api(method, path) {
   const response = await fetch(API + path, {
     method,
-    headers: { Authorization: `Bearer ${localStorage.getItem(TOKEN)}` },
+    headers: { Authorization: `Bearer ${token}` },
   });
   if (response.status === 401 || response.status === 403) throw new Error("unauthorised");
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
@@ -186,7 +189,7 @@ async function follow() {
 }
 
 function askForToken(message) {
-  localStorage.removeItem(TOKEN);
+  token = null;
   $("#board").hidden = true;
   $("#token-form").hidden = false;
   $("#token-error").textContent = message || "";
@@ -206,10 +209,11 @@ async function open() {
 
 $("#token-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  localStorage.setItem(TOKEN, $("#token").value.trim());
+  token = $("#token").value.trim();
   open();
 });
 $("#csv").addEventListener("click", downloadCsv);
+// Earlier versions kept the token in localStorage: take it out of browsers that still hold it.
+localStorage.removeItem("loopgate.organiser.token");
 if (!eventId) document.body.replaceChildren(Object.assign(document.createElement("p"), { textContent: TEXTS.no_event }));
-else if (localStorage.getItem(TOKEN)) open();
 else askForToken();
