@@ -8,7 +8,10 @@ docker-compose, so there is no second routing config (nginx or the like) to keep
 
 The forwarding itself is werkzeug's ProxyMiddleware; this module only chooses the upstream,
 sets the X-Forwarded-* headers as the first hop, and turns an unreachable upstream into a
-problem+json 502.
+problem+json 502. Behind a proxy of its own (the Kubernetes Ingress, which ends TLS),
+LOOPGATE_GATEWAY_TRUSTED_PROXY_HOPS says how many to trust: the client's address, scheme and
+host then come from their X-Forwarded-* headers (werkzeug's ProxyFix), so the services see
+an https request as https and limit each client by its own address.
 """
 
 import json
@@ -19,6 +22,7 @@ from http.client import HTTPException
 from urllib.parse import quote, urlsplit
 
 from werkzeug.middleware.http_proxy import ProxyMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.bus.topology import SERVICES
 from shared.settings import SettingsError
@@ -53,7 +57,7 @@ BAD_GATEWAY_TYPE = "urn:loopgate:problem:bad-gateway"
 _PATH_SAFE = "!$&'()*+,/:;=@"
 
 
-def create_app(environ: Mapping[str, str] = os.environ) -> "Gateway":
+def create_app(environ: Mapping[str, str] = os.environ) -> "Gateway | ProxyFix":
     upstreams = {
         service: environ.get(f"LOOPGATE_{service.upper()}_UPSTREAM") or default
         for service, default in DEFAULT_UPSTREAMS.items()
@@ -65,7 +69,19 @@ def create_app(environ: Mapping[str, str] = os.environ) -> "Gateway":
         raise SettingsError(
             f"LOOPGATE_GATEWAY_TIMEOUT_SECONDS must be a number, not {timeout!r}"
         ) from None
-    return Gateway(upstreams, timeout=timeout)
+    gateway = Gateway(upstreams, timeout=timeout)
+    hops = _trusted_proxy_hops(environ.get("LOOPGATE_GATEWAY_TRUSTED_PROXY_HOPS") or "0")
+    if not hops:
+        return gateway
+    return ProxyFix(gateway, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def _trusted_proxy_hops(value: str) -> int:
+    if not value.isdigit():
+        raise SettingsError(
+            f"LOOPGATE_GATEWAY_TRUSTED_PROXY_HOPS must be a whole number, not {value!r}"
+        )
+    return int(value)
 
 
 def service_for(path: str) -> str:
@@ -154,6 +170,7 @@ def _forwarded_environ(environ: dict) -> dict:
 
     The services trust exactly one proxy (werkzeug ProxyFix), so the values must be the
     gateway's own view of the client: a client-sent X-Forwarded-For is replaced, not appended to.
+    (Behind trusted proxies, ProxyFix has already put their view of the client in the environ.)
     """
     forwarded = {k: v for k, v in environ.items() if k not in CLIENT_FORWARDING_HEADERS}
     host = environ.get("HTTP_HOST") or _server_host(environ)

@@ -220,6 +220,34 @@ def test_replaces_forwarding_headers_the_client_sent(http, gateway):
     assert echo["headers"]["Forwarded"] is None
 
 
+def test_behind_a_trusted_proxy_passes_on_the_clients_scheme_address_and_host(
+    http, serve, upstreams
+):
+    """Behind the TLS ingress: the client's https, not the plain http the ingress speaks to the
+    gateway, reaches the services (their cookies stay Secure), and so does its address."""
+    trusted = gateway_environ(upstreams, LOOPGATE_GATEWAY_TRUSTED_PROXY_HOPS="1")
+    gateway = serve(create_app(trusted)).url
+    echo = http.get(
+        gateway + "/organiser/login",
+        headers={
+            # What the client sent the ingress (a spoofed hop first), then what it added.
+            "X-Forwarded-For": "192.0.2.66, 203.0.113.7",
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "tickets.example.org",
+        },
+    ).json()
+
+    assert echo["headers"]["X-Forwarded-For"] == "203.0.113.7"
+    assert echo["headers"]["X-Forwarded-Proto"] == "https"
+    assert echo["headers"]["X-Forwarded-Host"] == "tickets.example.org"
+    assert echo["headers"]["Host"] == "tickets.example.org"
+
+
+def test_rejects_trusted_proxy_hops_that_are_not_a_whole_number():
+    with pytest.raises(ValueError, match="LOOPGATE_GATEWAY_TRUSTED_PROXY_HOPS"):
+        create_app({"LOOPGATE_GATEWAY_TRUSTED_PROXY_HOPS": "yes"})
+
+
 def test_unreachable_upstream_is_a_problem_502(http, serve, upstreams):
     gateway = serve(create_app(gateway_environ(upstreams, LOOPGATE_TICKETING_UPSTREAM=dead_url())))
 
