@@ -4,6 +4,7 @@ security headers."""
 import base64
 import hashlib
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -12,6 +13,7 @@ from http import HTTPStatus
 from urllib.parse import urlencode
 
 import flask_smorest
+import limits
 import swagger_ui_bundle
 from flask import (
     Flask,
@@ -29,6 +31,8 @@ from flask_limiter.util import get_remote_address
 from flask_smorest import Api
 from flask_smorest.utils import resolve_schema_instance
 from kombu import Connection
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import OperationalError
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -221,6 +225,9 @@ def create_service_app(
     # Answers keep the order their schemas give, and no response pays for sorting.
     app.json.sort_keys = False
     app.extensions["loopgate"] = runtime
+    app.extensions[FAILED_AUTHENTICATIONS] = FailedAuthentications(
+        AUTHENTICATION_FAILURES_RATE if runtime.settings.rate_limit else None
+    )
     api = ProblemApi(
         app,
         spec_kwargs={
@@ -356,8 +363,12 @@ def require_role(*roles: str) -> Callable:
             token = bearer_token()
             if token is None:
                 return problem(401, "A bearer token is required.")
+            too_many = too_many_failures()
+            if too_many is not None:
+                return too_many
             principal = principal_of(token)
             if principal is None:
+                failed_authentications().record()
                 return problem(401, "The bearer token is not valid.")
             if principal.role not in roles:
                 return problem(403, f"This needs the role {' or '.join(roles)}.")
@@ -383,6 +394,52 @@ def principal_of(token: str) -> Principal | None:
 
 def current_principal() -> Principal:
     return g.principal
+
+
+FAILED_AUTHENTICATIONS = "loopgate.failed_authentications"
+# Failed sign-ins and refused bearer tokens per client address (LOOPGATE_RATE_LIMIT=off turns
+# it off with the other limits): people mistype a few times a minute, guessers far more.
+AUTHENTICATION_FAILURES_RATE = "10/minute"
+
+
+class FailedAuthentications:
+    """Failed sign-ins and refused bearer tokens, counted per client address in each process
+    (as limit_rate counts). Past the rate, the address's next attempts are refused before
+    any token is looked at, until the window has room again, so guessing goes no faster than
+    the rate. A client whose token works is never counted."""
+
+    def __init__(self, rate: str | None):
+        self._limit = limits.parse(rate) if rate else None
+        self._window = MovingWindowRateLimiter(MemoryStorage())
+
+    def wait_seconds(self) -> int:
+        """How long this request's client must wait before trying again; 0: it may now."""
+        if self._limit is None or self._window.test(self._limit, get_remote_address()):
+            return 0
+        stats = self._window.get_window_stats(self._limit, get_remote_address())
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    def record(self) -> None:
+        if self._limit is not None:
+            self._window.hit(self._limit, get_remote_address())
+
+
+def failed_authentications() -> FailedAuthentications:
+    return current_app.extensions[FAILED_AUTHENTICATIONS]
+
+
+def too_many_failures() -> Response | None:
+    """A 429 problem if this request's client failed to authenticate too often lately."""
+    seconds = failed_authentications().wait_seconds()
+    if not seconds:
+        return None
+    response = problem(
+        429,
+        "Too many failed sign-ins or refused tokens from your address. "
+        f"Try again in {seconds} seconds.",
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def _health_blueprint(name: str) -> Blueprint:
