@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from functools import wraps
 from http import HTTPStatus
+from ipaddress import ip_address
 from urllib.parse import urlencode
 
 import flask_smorest
@@ -40,7 +41,7 @@ from webargs.flaskparser import abort as webargs_abort
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from shared.auth import Principal, authenticate, token_digest
+from shared.auth import Principal, authenticate, secrets_equal, token_digest
 from shared.db import database_reachable
 from shared.errors import DomainError
 from shared.logs import (
@@ -312,8 +313,47 @@ def _refuse_nul_characters():
 
 
 def _metrics() -> Response:
+    refusal = _metrics_refusal()
+    if refusal is not None:
+        return refusal
     body, content_type = metrics_text(current_runtime())
     return Response(body, content_type=content_type)
+
+
+def _metrics_refusal() -> Response | None:
+    """Metrics tell volumes and verdicts: with LOOPGATE_METRICS_TOKEN set they need it as the
+    bearer token; without it they answer on this machine only (`make run`, `make
+    distributed`), and a scraper elsewhere needs the token."""
+    expected = current_runtime().settings.metrics_token
+    if expected is None:
+        if _from_this_machine():
+            return None
+        return problem(
+            403, "Metrics answer on this machine only, unless LOOPGATE_METRICS_TOKEN is set."
+        )
+    too_many = too_many_failures()
+    if too_many is not None:
+        return too_many
+    if secrets_equal(expected, bearer_token()):
+        return None
+    failed_authentications().record()
+    response = problem(401, "The metrics need their bearer token (LOOPGATE_METRICS_TOKEN).")
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def _from_this_machine() -> bool:
+    # The client a trusted proxy named, and the connection's own peer: someone who reaches a
+    # service directly cannot pass for this machine by sending X-Forwarded-For: 127.0.0.1.
+    peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR")
+    return all(_loopback(address) for address in (request.remote_addr, peer or request.remote_addr))
+
+
+def _loopback(address: str | None) -> bool:
+    try:
+        return ip_address(address or "").is_loopback
+    except ValueError:  # a proxy's "unknown"
+        return False
 
 
 def _database_unavailable(error: OperationalError) -> Response:

@@ -52,6 +52,8 @@ class Settings:
     rate_limit: str | None = "20/minute"
     # How many proxies in front of a service may set X-Forwarded-For (the gateway is one).
     trusted_proxy_hops: int = 0
+    # The bearer token the metrics ask for; None: they answer on this machine only.
+    metrics_token: str | None = None
     relay_poll_seconds: float = 0.05
     # Base64 of 32 bytes sealing secrets at rest (shared/secret_box.py); None: a key file in
     # the data dir, made once.
@@ -123,6 +125,7 @@ class Settings:
                 get("TRUSTED_PROXY_HOPS", "0" if embedded else "1"), "LOOPGATE_TRUSTED_PROXY_HOPS"
             ),
             relay_poll_seconds=float(get("RELAY_POLL_SECONDS", "0.05")),
+            metrics_token=get("METRICS_TOKEN"),
             key_encryption_key=get("KEY_ENCRYPTION_KEY"),
         )
 
