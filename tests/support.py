@@ -140,6 +140,27 @@ class CoreFlow:
         )
 
 
+def sign_in(browser: requests.Session, base_url: str, token: str) -> requests.Response:
+    """Sign in to the organiser pages as a browser does: the form's CSRF cookie and field,
+    then the token; the answer (303 on success), the session cookie kept in `browser`."""
+    form = browser.get(base_url + "/organiser/login", timeout=30)
+    _send_secure_cookies_over_http(browser)
+    answer = browser.post(
+        base_url + "/organiser/login",
+        data={"token": token, "csrf": form.cookies["loopgate_sign_in"]},
+        allow_redirects=False,
+        timeout=30,
+    )
+    _send_secure_cookies_over_http(browser)
+    return answer
+
+
+def _send_secure_cookies_over_http(browser: requests.Session) -> None:
+    # Browsers send Secure cookies to this computer over plain HTTP; requests, over https only.
+    for cookie in browser.cookies:
+        cookie.secure = False
+
+
 def free_ports(count: int = 1) -> list[int]:
     """Ports nothing listens on now, so a run never meets another instance."""
     probes = [socket.socket() for _ in range(count)]
@@ -248,9 +269,9 @@ class ServedApp:
 
 
 @contextmanager
-def embedded_loopgate(data_dir, rate_limit: str = "off"):
-    """A whole embedded Loopgate on a real port, rate limit off unless given: a CoreFlow with
-    `.system`."""
+def embedded_loopgate(data_dir, rate_limit: str = "off", **environ: str):
+    """A whole embedded Loopgate on a real port, rate limit off unless given, with any other
+    LOOPGATE_* settings in `environ`: a CoreFlow with `.system`."""
     from shared.embedded import EmbeddedSystem
     from shared.settings import Settings
 
@@ -259,6 +280,7 @@ def embedded_loopgate(data_dir, rate_limit: str = "off"):
             "LOOPGATE_DATA_DIR": str(data_dir),
             "LOOPGATE_BOOTSTRAP_TOKEN": ORGANISER_TOKEN,
             "LOOPGATE_RATE_LIMIT": rate_limit,
+            **environ,
         }
     )
     system = EmbeddedSystem(settings)

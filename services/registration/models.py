@@ -191,3 +191,16 @@ class ConsentRecord(Base):
     wording: Mapped[str] = mapped_column(String(2000))
     language: Mapped[str] = mapped_column(String(16))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrganiserSession(Base):
+    """An organiser signed in to the organiser pages with their token (organiser_sessions.py).
+    The browser's cookie holds the session id; only its digest is kept here."""
+
+    __tablename__ = "organiser_sessions"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The organiser token signed in with: revoking it ends its sessions too.
+    token_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

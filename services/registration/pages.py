@@ -10,23 +10,44 @@ from ipaddress import ip_address
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale, gettext
 from marshmallow import ValidationError
 
-from services.registration import csv_export, event_admin, personal_data, schemas, service
+from services.registration import (
+    csv_export,
+    event_admin,
+    organiser_sessions,
+    personal_data,
+    schemas,
+    service,
+)
 from services.registration.answers import CONSENT, MULTIPLE_CHOICE, YES_NO
 from services.registration.api import register_attendee, with_details
 from services.registration.models import CATEGORIES, STATUSES, Event
 from services.registration.wording import localised
-from shared.auth import ORGANISER, secrets_equal
+from shared.auth import new_token, secrets_equal
 from shared.errors import Conflict, DomainError, InvalidRequest, NotFound
-from shared.http import current_runtime, page_url, principal_of, problem
+from shared.http import current_runtime, failed_authentications, page_url, problem
 from shared.i18n import LANGUAGE_NAMES
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
 
+# The organiser's session id (organiser_sessions.py), never their token.
 ORGANISER_COOKIE = "loopgate_organiser"
+# The sign-in form's CSRF token, sent back by the form beside this cookie (double submit):
+# another site can neither read the cookie nor make the browser send it (SameSite=Strict).
+SIGN_IN_COOKIE = "loopgate_sign_in"
 
 
 # --- what every template may use ------------------------------------------------------------
@@ -291,15 +312,16 @@ def _by_form_field(messages: dict, path: tuple = ()):
 
 
 def organiser_page(view):
-    """Only for an organiser logged in with their token; POSTs need the page's CSRF token."""
+    """Only for an organiser signed in (a live session); POSTs need the page's CSRF token."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        token = request.cookies.get(ORGANISER_COOKIE, "")
-        principal = _organiser(token)
+        session_id = request.cookies.get(ORGANISER_COOKIE, "")
+        with _session() as session:
+            principal = organiser_sessions.organiser(session, session_id) if session_id else None
         if principal is None:
             return redirect(url_for("pages.login", next=request.path), 303)
-        g.principal, g.csrf = principal, csrf_token(token)
+        g.principal, g.session_id, g.csrf = principal, session_id, csrf_token(session_id)
         if request.method == "POST" and not secrets_equal(g.csrf, request.form.get("csrf")):
             abort(400)
         return view(*args, **kwargs)
@@ -307,44 +329,66 @@ def organiser_page(view):
     return wrapper
 
 
-def _organiser(token: str):
-    principal = principal_of(token) if token else None
-    return principal if principal is not None and principal.role == ORGANISER else None
+def csrf_token(session_id: str) -> str:
+    """Derived from the secret session id: a page of ours can show it, another site cannot
+    know it."""
+    return hashlib.sha256(f"loopgate-csrf:{session_id}".encode()).hexdigest()
 
 
-def csrf_token(organiser_token: str) -> str:
-    """Derived from the session's secret token: a page of ours can show it, another site
-    cannot know it."""
-    return hashlib.sha256(f"loopgate-csrf:{organiser_token}".encode()).hexdigest()
-
-
-@blueprint.route("/organiser/login", methods=["GET", "POST"])
+@blueprint.get("/organiser/login")
 def login():
-    error = None
-    if request.method == "POST":
-        token = request.form.get("token", "").strip()
-        if _organiser(token) is not None:
-            target = request.args.get("next", "")
-            response = redirect(
-                target if target.startswith("/organiser/") else url_for("pages.organiser_home"), 303
-            )
-            response.set_cookie(
-                ORGANISER_COOKIE,
-                token,
-                httponly=True,
-                samesite="Strict",
-                secure=_secure_cookies(),
-                path="/organiser",
-            )
-            return response
-        error = gettext("That is not an organiser token.")
-    status = 401 if error else 200
-    return render_template("organiser_login.html", error=error), status
+    return _sign_in_page(None, 200)
+
+
+@blueprint.post("/organiser/login")
+def sign_in():
+    form_token = request.cookies.get(SIGN_IN_COOKIE)
+    if not form_token or not secrets_equal(form_token, request.form.get("csrf")):
+        # Another site's form (login CSRF), or a form shown before its cookie was made.
+        return _sign_in_page(gettext("The sign-in form had expired. Please try again."), 400)
+    wait = failed_authentications().wait_seconds()
+    if wait:
+        message = gettext(
+            "Too many failed sign-ins from your address. Try again in %(seconds)s seconds.",
+            seconds=wait,
+        )
+        return _sign_in_page(message, 429, {"Retry-After": str(wait)})
+    with _session() as session:
+        session_id = organiser_sessions.start(session, request.form.get("token", "").strip())
+    if session_id is None:
+        failed_authentications().record()
+        return _sign_in_page(gettext("That is not an organiser token."), 401)
+    target = request.args.get("next", "")
+    response = redirect(
+        target if target.startswith("/organiser/") else url_for("pages.organiser_home"), 303
+    )
+    response.set_cookie(
+        ORGANISER_COOKIE,
+        session_id,
+        max_age=organiser_sessions.LIFETIME,
+        path="/organiser",
+        **_cookie_flags(),
+    )
+    response.delete_cookie(SIGN_IN_COOKIE, path=url_for("pages.login"), **_cookie_flags())
+    return response
+
+
+def _sign_in_page(error: str | None, status: int, headers: dict | None = None) -> Response:
+    form_token = new_token()
+    page = render_template("organiser_login.html", error=error, csrf=form_token)
+    response = make_response(page, status, headers or {})
+    response.set_cookie(SIGN_IN_COOKIE, form_token, path=url_for("pages.login"), **_cookie_flags())
+    return response
+
+
+def _cookie_flags() -> dict:
+    return {"httponly": True, "samesite": "Strict", "secure": _secure_cookies()}
 
 
 def _secure_cookies() -> bool:
     # Browsers keep Secure cookies over plain HTTP on this computer only; elsewhere the
-    # service is meant to be behind TLS (the proxy's X-Forwarded-Proto makes it https here).
+    # service is meant to be behind TLS (the gateway passes the client's scheme on in
+    # X-Forwarded-Proto, which makes the request https here).
     if request.is_secure:
         return True
     host = request.host.rsplit(":", 1)[0].strip("[]")
@@ -357,8 +401,10 @@ def _secure_cookies() -> bool:
 @blueprint.post("/organiser/logout")
 @organiser_page
 def logout():
+    with _session() as session:
+        organiser_sessions.end(session, g.session_id)
     response = redirect(url_for("pages.login"), 303)
-    response.delete_cookie(ORGANISER_COOKIE, path="/organiser")
+    response.delete_cookie(ORGANISER_COOKIE, path="/organiser", **_cookie_flags())
     return response
 
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from shared.auth import ORGANISER, Principal, ensure_token
-from tests.support import ORGANISER_TOKEN
+from tests.support import ORGANISER_TOKEN, sign_in
 
 OTHER_ORG_TOKEN = "pages-test-other-organisation"
 HTML = {"Accept": "text/html"}
@@ -25,14 +25,10 @@ def site(embedded):
 
 
 def logged_in(site, token=ORGANISER_TOKEN) -> requests.Session:
-    """A client holding the organiser session cookie (requests keeps a Secure cookie for
-    https only; browsers keep it for this computer, as the browser tests show)."""
+    """A client holding the organiser session cookie."""
     browser = requests.Session()
-    response = browser.post(
-        site.url("/organiser/login"), data={"token": token}, allow_redirects=False, timeout=30
-    )
+    response = sign_in(browser, site.base_url, token)
     assert response.status_code == 303, response.text
-    browser.cookies.set("loopgate_organiser", token, path="/organiser")
     return browser
 
 
@@ -46,12 +42,12 @@ def test_organiser_pages_need_a_login(site):
         response = site.get(path, allow_redirects=False)
         assert response.status_code == 303
         assert response.headers["Location"].startswith("/organiser/login")
-    refused = site.post("/organiser/login", data={"token": "guess"})
+    refused = sign_in(requests.Session(), site.base_url, "guess")
     assert refused.status_code == 401
 
 
 def test_the_session_cookie_is_http_only_strict_and_secure(site):
-    response = site.post("/organiser/login", data={"token": ORGANISER_TOKEN}, allow_redirects=False)
+    response = sign_in(requests.Session(), site.base_url, ORGANISER_TOKEN)
     cookie = response.headers["Set-Cookie"]
     for flag in ("HttpOnly", "SameSite=Strict", "Secure", "Path=/organiser"):
         assert flag in cookie, cookie
