@@ -14,12 +14,14 @@ import threading
 import time
 
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask
 
 from shared.bus.broker import broker_connection
 from shared.bus.consumer import service_queue
 from shared.bus.topology import SERVICES, subscriptions
-from shared.http import MAX_BODY_BYTES
+from shared.http import MAX_BODY_BYTES, problem_body
 from shared.runtime import ServiceRuntime
 from shared.services import app_factory, definition
 from shared.settings import Settings
@@ -143,12 +145,32 @@ class AccessLog:
         return self._app(environ, logged_start_response)
 
 
+class ProblemErrorTask(ErrorTask):
+    """What waitress answers itself, before any app sees the request (a body beyond
+    max_request_body_size, headers too large, malformed HTTP): problem+json like every other
+    error of Loopgate's."""
+
+    def execute(self):
+        error = self.request.error
+        body = problem_body(error.code, error.body or error.reason)
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/problem+json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class ProblemChannel(HTTPChannel):
+    error_task_class = ProblemErrorTask
+
+
 class HttpServer:
     """`app` served by waitress on host:port (port 0: a free one) from a thread of its own
     while the `with` block runs."""
 
     def __init__(self, app, host: str, port: int):
         self._server = create_server(AccessLog(app), host=host, port=port, **WAITRESS_SETTINGS)
+        self._server.channel_class = ProblemChannel
         self.port = self._server.effective_port
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
 

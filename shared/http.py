@@ -79,6 +79,12 @@ _SLUGS = {
 
 
 def problem(status: int, detail: str | None = None, slug: str | None = None, **extra) -> Response:
+    body = problem_body(status, detail, slug, **extra)
+    return Response(body, status=status, mimetype=PROBLEM_JSON)
+
+
+def problem_body(status: int, detail: str | None = None, slug: str | None = None, **extra) -> bytes:
+    """An RFC 9457 problem as JSON, for an app's answer or a server's own refusal."""
     body = {
         "type": f"urn:loopgate:problem:{slug or _SLUGS.get(status, 'error')}",
         "title": HTTPStatus(status).phrase,
@@ -87,7 +93,7 @@ def problem(status: int, detail: str | None = None, slug: str | None = None, **e
     if detail:
         body["detail"] = detail
     body.update(extra)
-    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    return json.dumps(body).encode()
 
 
 # Every response may use only what its own origin serves, and nobody may frame it: the ticket

@@ -272,7 +272,7 @@ class ServedApp:
 def embedded_loopgate(data_dir, rate_limit: str = "off", **environ: str):
     """A whole embedded Loopgate on a real port, rate limit off unless given, with any other
     LOOPGATE_* settings in `environ`: a CoreFlow with `.system`."""
-    from shared.embedded import EmbeddedSystem
+    from shared.embedded import EmbeddedSystem, HttpServer
     from shared.settings import Settings
 
     settings = Settings.from_env(
@@ -286,8 +286,9 @@ def embedded_loopgate(data_dir, rate_limit: str = "off", **environ: str):
     system = EmbeddedSystem(settings)
     system.start()
     try:
-        with ServedApp(system.app) as served:
-            flow = CoreFlow(served.url)
+        # On the server `make run` serves with, so tests meet what users meet.
+        with HttpServer(system.app, "127.0.0.1", 0) as server:
+            flow = CoreFlow(f"http://127.0.0.1:{server.port}")
             flow.system = system
             yield flow
     finally:

@@ -315,3 +315,17 @@ def test_after_an_erasure_no_database_file_or_outbox_row_holds_the_name_or_email
         interval=0.2,
     )
     assert outbox_rows_naming(loopgate.data_dir, person) == []
+
+
+def test_what_the_server_refuses_itself_is_problem_json_too(embedded):
+    """A body beyond even the server's bound never reaches an app; the refusal still speaks
+    problem+json, as DESIGN.md asks of every 413."""
+    huge = b"{" + b" " * (5 * 1024 * 1024) + b"}"
+
+    response = embedded.post(
+        "/api/registration/events", data=huge, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 413
