@@ -26,7 +26,7 @@ import requests  # noqa: E402
 from kombu import Producer  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from services.ticketing.mail_outbox import SENT  # noqa: E402
+from services.ticketing.mail.outbox import SENT  # noqa: E402
 from services.ticketing.models import EventInfo, OutgoingMail, Ticket  # noqa: E402
 from services.ticketing.qr_codes import qr_images, qr_version  # noqa: E402
 from services.ticketing.ticket_secrets import url_key  # noqa: E402

@@ -4,7 +4,7 @@ signing keys."""
 from pathlib import Path
 
 from services.ticketing import api, handlers, pages
-from services.ticketing.mail_relay import relay_mail
+from services.ticketing.mail.relay import relay_mail
 from services.ticketing.models import Base, tables
 from shared.http import create_service_app
 from shared.i18n import init_i18n

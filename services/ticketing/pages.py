@@ -17,7 +17,7 @@ from flask import Response, make_response, render_template, request, url_for
 from flask_babel import format_datetime, get_locale
 
 from services.ticketing import schemas, service
-from services.ticketing.mail_delivery import MailboxFolder
+from services.ticketing.mail.delivery import MailboxFolder
 from services.ticketing.models import Ticket
 from services.ticketing.ticket_view import ticket_view
 from shared.errors import NotFound

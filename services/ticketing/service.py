@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.ticketing import mail_outbox, ticket_secrets
+from services.ticketing import ticket_secrets
+from services.ticketing.mail import outbox as mail_outbox
 from services.ticketing.models import (
     CancelledRegistration,
     ErasedRegistration,

@@ -7,9 +7,9 @@ import stat
 
 import pytest
 
-from services.ticketing import mail_outbox
-from services.ticketing.mail_delivery import MailboxFolder
-from services.ticketing.mail_relay import MailRelay
+from services.ticketing.mail import outbox as mail_outbox
+from services.ticketing.mail.delivery import MailboxFolder
+from services.ticketing.mail.relay import MailRelay
 from tests.unit.ticketing_fixtures import BoxOffice
 
 pytest_plugins = ["tests.unit.domain_fixtures", "tests.unit.ticketing_fixtures"]

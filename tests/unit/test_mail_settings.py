@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.ticketing.mail_outbox import retry_delay
+from services.ticketing.mail.outbox import retry_delay
 from shared.settings import Settings, SettingsError, SmtpServer
 
 

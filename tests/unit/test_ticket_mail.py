@@ -12,9 +12,9 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from services.ticketing import mail_outbox
 from services.ticketing.calendar_file import CalendarEvent, calendar_file
-from services.ticketing.mail_relay import MailRelay
+from services.ticketing.mail import outbox as mail_outbox
+from services.ticketing.mail.relay import MailRelay
 from services.ticketing.ticket_secrets import url_key
 from shared.runtime import ServiceRuntime
 from shared.services import definition

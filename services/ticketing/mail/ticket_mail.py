@@ -33,7 +33,8 @@ from services.ticketing.qr_codes import QrImages
 from services.ticketing.ticket_view import ticket_view
 from shared.i18n import ENGLISH, locale_from_tag
 
-HERE = Path(__file__).parent
+# The service's folder: the mail reads the pages' templates and catalogues.
+SERVICE_DIR = Path(__file__).parents[1]
 # The ticket page's route (pages.ticket_page), as the public URL sees it.
 TICKET_PAGE_PATH = "/api/ticketing/pages/tickets/{ticket_id}"
 
@@ -114,14 +115,14 @@ def ticket_mail(
 @cache
 def _catalogue(locale: str) -> tuple[Environment, Translations]:
     environment = Environment(
-        loader=FileSystemLoader(HERE / "templates"),
+        loader=FileSystemLoader(SERVICE_DIR / "templates"),
         autoescape=select_autoescape(["html"]),
         extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    translations = Translations.load(HERE / "translations", [locale])
+    translations = Translations.load(SERVICE_DIR / "translations", [locale])
     # New-style gettext, as Flask-Babel installs it for the pages: %(name)s placeholders
     # filled from keyword arguments, and output escaped in HTML templates.
     environment.install_gettext_translations(translations, newstyle=True)

@@ -2,21 +2,22 @@
 
 It runs as one of the worker's periodic tasks (app.PERIODIC_TASKS). Each round makes one
 attempt at every mail that is due, claiming each just before sending it; a failed one waits
-for its retry time (see mail_outbox). Then it deletes the copies kept of erased mail.
+for its retry time (see outbox). Then it deletes the copies kept of erased mail.
 """
 
 import logging
 from datetime import UTC, datetime, timedelta
 
-from services.ticketing import mail_outbox, service
-from services.ticketing.mail_delivery import (
+from services.ticketing import service
+from services.ticketing.mail import outbox
+from services.ticketing.mail.delivery import (
     MailboxFolder,
     SmtpSender,
     mail_sender,
     refused_for_good,
 )
+from services.ticketing.mail.ticket_mail import Letterhead, ticket_mail
 from services.ticketing.models import OutgoingMail, Ticket
-from services.ticketing.ticket_mail import Letterhead, ticket_mail
 from services.ticketing.ticket_secrets import url_key
 from shared.runtime import ServiceRuntime
 
@@ -35,7 +36,7 @@ class MailRelay:
     def send_due(self, now: datetime | None = None) -> int:
         """One attempt at every mail due at `now` (default: as it goes); returns how many."""
         attempted = 0
-        while mail_id := mail_outbox.claim_next(
+        while mail_id := outbox.claim_next(
             self._runtime.unit_of_work(), now or datetime.now(UTC), self._first_retry
         ):
             self._attempt(mail_id, now or datetime.now(UTC))
@@ -49,7 +50,7 @@ class MailRelay:
             event = service.ticket_event(session, ticket)
             replaces_earlier = service.replaces_earlier_ticket(session, ticket)
         if ticket.status != service.VALID or not ticket.attendee_email:
-            mail_outbox.mark_skipped(self._runtime.unit_of_work(), mail_id)
+            outbox.mark_skipped(self._runtime.unit_of_work(), mail_id)
             return
         try:
             images = service.ticket_images(self._runtime.unit_of_work(), ticket)
@@ -65,31 +66,31 @@ class MailRelay:
             )
             self._sender.send(message)
         except Exception as error:  # whatever it was, recorded and retried within bounds
-            status = mail_outbox.record_failure(
+            status = outbox.record_failure(
                 self._runtime.unit_of_work(),
                 mail_id,
                 f"{type(error).__name__}: {error}",
                 permanent=refused_for_good(error),
             )
             log.log(
-                logging.ERROR if status == mail_outbox.FAILED else logging.WARNING,
+                logging.ERROR if status == outbox.FAILED else logging.WARNING,
                 "mail %s for ticket %s: %s (%s)",
                 mail_id,
                 ticket.id,
                 error,
-                "given up" if status == mail_outbox.FAILED else "will retry",
+                "given up" if status == outbox.FAILED else "will retry",
             )
             return
-        if not mail_outbox.mark_sent(self._runtime.unit_of_work(), mail_id, now):
+        if not outbox.mark_sent(self._runtime.unit_of_work(), mail_id, now):
             # Erased while it was being sent: the copy just written goes too.
             self._sender.forget(mail_id)
 
     def erase_copies(self) -> int:
-        """Delete what was kept of erased mail (see mail_outbox); returns how many."""
-        erased = mail_outbox.erasing(self._runtime.unit_of_work())
+        """Delete what was kept of erased mail (see outbox); returns how many."""
+        erased = outbox.erasing(self._runtime.unit_of_work())
         for mail_id in erased:
             self._sender.forget(mail_id)
-            mail_outbox.mark_erased(self._runtime.unit_of_work(), mail_id)
+            outbox.mark_erased(self._runtime.unit_of_work(), mail_id)
         return len(erased)
 
 
