@@ -159,9 +159,7 @@ def _issue(uow: UnitOfWork, event: EventInfo, **holder) -> Ticket:
         status=VALID,
         payload=sign_ticket(claims, ticket_secrets.open_private_key(uow.secret_box, key)),
         key_id=key.key_id,
-        qr_key_sha256=ticket_secrets.key_digest(
-            ticket_secrets.url_key(uow.secret_box, str(claims.ticket_id))
-        ),
+        qr_key_sha256=token_digest(ticket_secrets.url_key(uow.secret_box, str(claims.ticket_id))),
         valid_from=claims.valid_from,
         valid_until=claims.valid_until,
         **holder,

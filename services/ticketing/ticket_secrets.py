@@ -11,14 +11,13 @@
 """
 
 import base64
-import hashlib
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from services.ticketing.models import SigningKey, Ticket
-from shared.auth import secrets_equal
+from shared.auth import secrets_equal, token_digest
 from shared.secret_box import SecretBox
 
 URL_KEYS = "loopgate ticketing: ticket URL keys"
@@ -46,13 +45,9 @@ def url_key(box: SecretBox, ticket_id: str) -> str:
     return base64.urlsafe_b64encode(mac.finalize()).rstrip(b"=").decode()
 
 
-def key_digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def opens_ticket(box: SecretBox, ticket: Ticket, key: str | None) -> bool:
     """Whether `key`, from a request, opens the ticket; compared in constant time."""
     return bool(key) and (
-        secrets_equal(ticket.qr_key_sha256, key_digest(key))
+        secrets_equal(ticket.qr_key_sha256, token_digest(key))
         or secrets_equal(url_key(box, ticket.id), key)
     )
