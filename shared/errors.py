@@ -16,11 +16,6 @@ class NotFound(DomainError):
     slug = "not-found"
 
 
-class Forbidden(DomainError):
-    status = 403
-    slug = "forbidden"
-
-
 class Conflict(DomainError):
     status = 409
     slug = "conflict"
