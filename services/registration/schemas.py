@@ -1,5 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
+from services.registration import attendees
 from services.registration.answers import KINDS
 from services.registration.models import CATEGORIES, STATUSES
 from services.registration.wording import LANGUAGES
@@ -231,9 +232,37 @@ def _answers(required: bool = False) -> fields.Dict:
     )
 
 
+class _Accepted(fields.String):
+    """Text that a rule of attendees.py accepts, as the rule returns it."""
+
+    def __init__(self, rule, limit: int, **kwargs):
+        super().__init__(validate=validate.Length(min=1, max=limit), **kwargs)
+        self._rule = rule
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return self._rule(super()._deserialize(value, attr, data, **kwargs))
+        except attendees.NotAcceptable as refusal:
+            raise ValidationError(str(refusal)) from None
+
+
 class AttendeeIn(StrictSchema):
-    name = Text(200, required=True)
-    email = fields.Email(required=True, validate=validate.Length(max=320))
+    name = _Accepted(
+        attendees.printable_name,
+        attendees.NAME_LIMIT,
+        required=True,
+        metadata={"description": "Printable text: no line breaks, tabs or control characters"},
+    )
+    email = _Accepted(
+        attendees.deliverable_email,
+        attendees.EMAIL_LIMIT,
+        required=True,
+        metadata={
+            "format": "email",
+            "description": "Deliverable: no local or special-use domain, IP literal, quoted "
+            "local part or %",
+        },
+    )
 
 
 class AnswersIn(StrictSchema):

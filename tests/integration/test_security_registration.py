@@ -7,11 +7,14 @@ embedded Loopgate (issue 14): each test is the attack, which now fails.
   registration and manage token back when it sends the same request again.
 - A copied registration database opens no registration: it holds no manage token, only
   digests, and the token kept for a repeated request is sealed.
+- Addresses a mail cannot be delivered to, and names a mail header cannot carry, are refused
+  by the API and the form alike, and nothing is stored.
 """
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from werkzeug.test import Client
 
 from tests.integration.hostile_requests import (
@@ -19,6 +22,7 @@ from tests.integration.hostile_requests import (
     Call,
     assert_problem,
     assert_refused,
+    attendee,
     registration_body,
 )
 
@@ -222,3 +226,72 @@ def test_a_form_sent_again_with_other_details_registers_nobody_and_says_why(loop
     assert "此表格或請求已用其他資料提交過一次" in page.text
     assert "Mary Jackson" not in page.text and "mary.j@example.com" not in page.text
     assert listed_for(loopgate, world, "dorothy.v@example.com") == []
+
+
+# --- deliverable addresses and printable names ----------------------------------------------
+
+UNDELIVERABLE = [
+    pytest.param("a@localhost", id="localhost"),
+    pytest.param("a@[127.0.0.1]", id="ip-literal"),
+    pytest.param("a@[IPv6:::1]", id="ipv6-literal"),
+    pytest.param("a%evil.com@example.com", id="percent-relay"),
+    pytest.param('"a b"@example.com', id="quoted-local-part"),
+    pytest.param("a@printer.local", id="mdns-local"),
+    pytest.param("a@example.test", id="special-use-test"),
+    pytest.param("a@hidden.onion", id="onion"),
+    pytest.param("a@intranet", id="no-dot"),
+    pytest.param("Ada <ada@example.com>", id="display-name"),
+]
+UNPRINTABLE = [
+    pytest.param("Ada\r\nBcc: victim@example.com", id="cr-lf"),
+    pytest.param("Ada\nLovelace", id="lf"),
+    pytest.param("Ada\tLovelace", id="tab"),
+    pytest.param("Ada\x07", id="bell"),  # NUL never gets this far: the JSON reader's 400
+    pytest.param("Ada\x1b[31m", id="escape"),
+    pytest.param("Ada\u202eecalevol", id="bidi-override"),
+    pytest.param("Ada\u2028Lovelace", id="line-separator"),
+]
+
+
+@pytest.mark.parametrize("email", UNDELIVERABLE)
+def test_the_api_refuses_an_address_no_mail_can_be_delivered_to(loopgate, world, email):
+    body = registration_body(attendee=attendee(email=email))
+    assert_refused(loopgate, world, Call("POST", REGISTER, json=body), 422, "attendee.email")
+
+
+@pytest.mark.parametrize("name", UNPRINTABLE)
+def test_the_api_refuses_a_name_with_line_breaks_or_control_characters(loopgate, world, name):
+    body = registration_body(attendee=attendee(name=name))
+    assert_refused(loopgate, world, Call("POST", REGISTER, json=body), 422, "attendee.name")
+
+
+def test_names_and_addresses_from_anywhere_are_welcome(loopgate, world):
+    for name, email, kept_as in [
+        ("陳大文", "tai.man@example.hk", "tai.man@example.hk"),
+        ("  Zoë O'Brien-Łukasiewicz  ", "Zoe+showcase@Example.COM", "Zoe+showcase@example.com"),
+        ("محمد", "mohammed@例子.香港", "mohammed@例子.香港"),
+    ]:
+        registration = loopgate.registered(
+            world.ids["event"], world.ids["ticket_type"], name=name, email=email
+        )
+        assert registration["attendee"] == {"name": name.strip(), "email": kept_as}
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("email", "a%evil.com@example.com", "請輸入電郵地址，例如 name@example.com。"),
+        ("name", "Ada\tLovelace", "請輸入姓名（最多 200 個字元）。"),
+    ],
+)
+def test_the_form_shows_the_refusal_beside_the_field_in_the_attendees_language(
+    loopgate, world, field, value, message
+):
+    form = {**registration_form(world, "Ada Lovelace", "ada@example.com"), field: value}
+
+    page = loopgate.post(
+        f"/events/{world.ids['event']}", data=form, headers={"Accept-Language": "zh-HK"}
+    )
+
+    assert page.status_code == 422
+    assert f'<p class="field-error" id="{field}-error">{message}</p>' in page.text
