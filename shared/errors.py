@@ -1,4 +1,13 @@
-"""Domain errors: what service code raises; the HTTP layer turns them into problem+json."""
+"""Domain errors: what service code raises; the HTTP layer turns them into problem+json.
+
+Their messages are English, marked with N_ so that `make translations` extracts them into
+the service's catalogues, where the HTTP layer looks each up in the reader's language. N_
+lives here, not beside Flask-Babel, so that domain modules mark messages without Flask.
+"""
+
+
+def N_(message: str) -> str:  # noqa: N802 (the gettext convention for "translate later")
+    return message
 
 
 class DomainError(Exception):

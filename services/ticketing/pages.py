@@ -20,7 +20,7 @@ from services.ticketing import schemas, service
 from services.ticketing.mail.delivery import MailboxFolder
 from services.ticketing.models import Ticket
 from services.ticketing.ticket_view import ticket_view
-from shared.errors import NotFound
+from shared.errors import N_, NotFound
 from shared.http import Blueprint, current_runtime, manage_token, page_url
 from shared.i18n import LANGUAGE_NAMES, LOCALES
 
@@ -161,14 +161,14 @@ def _mailbox_folder() -> MailboxFolder:
         or settings.smtp_url
         or not ipaddress.ip_address(request.remote_addr or "0.0.0.0").is_loopback  # noqa: S104
     ):
-        raise NotFound("There is no mailbox here.")
+        raise NotFound(N_("There is no mailbox here."))
     return MailboxFolder(settings.mailbox_dir)
 
 
 def _mail_file(mail_id) -> bytes:
     raw = _mailbox_folder().raw(mail_id)
     if raw is None:
-        raise NotFound("No such mail.")
+        raise NotFound(N_("No such mail."))
     return raw
 
 

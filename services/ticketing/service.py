@@ -30,13 +30,14 @@ from shared.auth import Principal, secrets_equal, token_digest
 from shared.bus.events import ERASED_NAME
 from shared.bus.outbox import forget_attendees
 from shared.db import UnitOfWork
-from shared.errors import Conflict, NotFound
+from shared.errors import N_, Conflict, NotFound
 from shared.secret_box import SecretBox
 from shared.tokens import TicketClaims, new_signing_key, public_key_text, sign_ticket
 
 VALID, REVOKED = "valid", "revoked"
 # Why a ticket was revoked (ticket.revoked's reason, and what the ticket page says).
 CANCELLED, REISSUED, KEY_RETIRED = "cancelled", "reissued", "key_retired"
+NO_SUCH_TICKET = N_("No such ticket.")
 
 
 class EventNotKnownYet(RuntimeError):
@@ -131,11 +132,11 @@ def reissue_ticket(uow: UnitOfWork, organiser: Principal, ticket_id: str) -> Tic
         event = uow.session.get(EventInfo, ticket.event_id) if ticket else None
         # Another organisation's ticket answers exactly like a missing one.
         if event is None or event.organisation_id != organiser.organisation_id:
-            raise NotFound("No such ticket.")
+            raise NotFound(NO_SUCH_TICKET)
         if ticket.status != VALID:
             # Also what a second click on the same button gets: one reissue, not two.
             raise Conflict(
-                "This ticket is already revoked; reissue the registration's current one."
+                N_("This ticket is already revoked; reissue the registration's current one.")
             )
         replacement = _replace(uow, event, ticket, REISSUED)
         uow.commit()
@@ -261,9 +262,9 @@ def retire_signing_key(
             .with_for_update()
         ).first()
         if key is None:
-            raise NotFound("No such key for this event.")
+            raise NotFound(N_("No such key for this event."))
         if key.retired_at is not None:
-            raise Conflict("This key is already retired.")
+            raise Conflict(N_("This key is already retired."))
         key.retired_at = datetime.now(UTC)
         uow.session.flush()
         signed = uow.session.scalars(
@@ -332,7 +333,7 @@ def attendee_ticket(session: Session, registration_id: str, manage_token: str | 
         or not manage_token
         or not secrets_equal(ticket.manage_token_sha256, token_digest(manage_token))
     ):
-        raise NotFound("No ticket for this link (yet): it appears seconds after confirmation.")
+        raise NotFound(N_("No ticket for this link (yet): it appears seconds after confirmation."))
     return ticket
 
 
@@ -340,7 +341,7 @@ def ticket_by_key(session: Session, box: SecretBox, ticket_id: str, key: str | N
     """A ticket opened with its own unguessable key (its image and page URLs carry it)."""
     ticket = session.get(Ticket, ticket_id)
     if ticket is None or not ticket_secrets.opens_ticket(box, ticket, key):
-        raise NotFound("No such ticket.")
+        raise NotFound(NO_SUCH_TICKET)
     return ticket
 
 
@@ -419,5 +420,5 @@ def _organiser_event(session: Session, organiser: Principal, event_id: str) -> E
     event = session.get(EventInfo, event_id)
     # Another organisation's event answers exactly like a missing one.
     if event is None or event.organisation_id != organiser.organisation_id:
-        raise NotFound("No such event.")
+        raise NotFound(N_("No such event."))
     return event

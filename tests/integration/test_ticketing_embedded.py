@@ -119,6 +119,28 @@ def test_unknown_events_keys_and_tickets_answer_404_and_a_bad_filter_422(embedde
     assert set(body["errors"]["query"]) == {"registration_id"}
 
 
+def test_a_refusal_is_explained_in_the_callers_language(embedded, showcase):
+    ticket_id = showcase["ticket"]["id"]
+    reissue = f"/api/ticketing/tickets/{ticket_id}/reissue"
+    assert embedded.post(reissue, headers=embedded.organiser).status_code == 201
+
+    in_hong_kong = {**embedded.organiser, "Accept-Language": "zh-HK,zh;q=0.9,en;q=0.5"}
+    in_shenzhen = {**embedded.organiser, "Accept-Language": "zh-CN"}
+    revoked = problem(embedded.post(reissue, headers=in_hong_kong), 409)
+    missing = problem(
+        embedded.post(f"/api/ticketing/tickets/{UNKNOWN}/reissue", headers=in_shenzhen), 404
+    )
+    in_english = problem(
+        embedded.post(f"/api/ticketing/tickets/{UNKNOWN}/reissue", headers=embedded.organiser),
+        404,
+    )
+
+    assert revoked["detail"] == "此門票已作廢；請重新發出該登記目前的門票。"
+    assert revoked["type"] == "urn:loopgate:problem:conflict"
+    assert missing["detail"] == "找不到该门票。"
+    assert in_english["detail"] == "No such ticket."
+
+
 # --- what reaches the door ------------------------------------------------------------------
 
 
