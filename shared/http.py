@@ -409,11 +409,13 @@ def require_role(*roles: str) -> Callable:
             token = bearer_token()
             if token is None:
                 return problem(401, "A bearer token is required.")
-            too_many = too_many_failures()
-            if too_many is not None:
-                return too_many
             principal = principal_of(token)
             if principal is None:
+                # A working token is never refused for others' failures (door devices may
+                # share one address behind a venue's NAT); a guesser gets 429s past the rate.
+                too_many = too_many_failures()
+                if too_many is not None:
+                    return too_many
                 failed_authentications().record()
                 return problem(401, "The bearer token is not valid.")
             if principal.role not in roles:
@@ -450,9 +452,9 @@ AUTHENTICATION_FAILURES_RATE = "10/minute"
 
 class FailedAuthentications:
     """Failed sign-ins and refused bearer tokens, counted per client address in each process
-    (as limit_rate counts). Past the rate, the address's next attempts are refused before
-    any token is looked at, until the window has room again, so guessing goes no faster than
-    the rate. A client whose token works is never counted."""
+    (as limit_rate counts). Past the rate, the address's next sign-ins and refused tokens are
+    answered 429 until the window has room again, so guessing goes no faster than the rate.
+    A client whose token works is never counted, nor refused."""
 
     def __init__(self, rate: str | None):
         self._limit = limits.parse(rate) if rate else None

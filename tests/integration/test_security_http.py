@@ -206,7 +206,7 @@ def test_failed_sign_ins_are_throttled_per_client_address(tmp_path):
         assert "Too many failed sign-ins from your address" in limited.text
         assert int(limited.headers["Retry-After"]) > 0
         assert SESSION_COOKIE not in limited.cookies
-    assert_problem(api, 429)
+    assert api.status_code == 200, "a script's working token is not refused for the guesses"
 
 
 def test_refused_bearer_tokens_are_throttled_per_client_address(tmp_path):
@@ -219,11 +219,13 @@ def test_refused_bearer_tokens_are_throttled_per_client_address(tmp_path):
         right = site.get(stats, headers=site.organiser)
 
     assert [guess.status_code for guess in guesses] == [401] * 10 + [429]
-    for limited in (guesses[-1], right):
-        body = assert_problem(limited, 429)
-        assert body["type"] == "urn:loopgate:problem:rate-limited"
-        assert "Too many failed sign-ins or refused tokens" in body["detail"]
-        assert int(limited.headers["Retry-After"]) > 0
+    body = assert_problem(guesses[-1], 429)
+    assert body["type"] == "urn:loopgate:problem:rate-limited"
+    assert "Too many failed sign-ins or refused tokens" in body["detail"]
+    assert int(guesses[-1].headers["Retry-After"]) > 0
+    # Door devices behind one venue NAT share an address with whoever guesses there.
+    # (404: check-in has not heard of the draft event; the token itself was accepted)
+    assert right.status_code == 404, "a working token is never refused for others' guesses"
 
 
 # --- security headers -----------------------------------------------------------------------
