@@ -1,7 +1,6 @@
-from flask import Response, request, url_for
+from flask import Response, request
 
 from services.ticketing import schemas, service
-from services.ticketing.ticket_secrets import url_key
 from shared.auth import ORGANISER
 from shared.http import Blueprint, current_principal, current_runtime, manage_token, require_role
 
@@ -18,13 +17,8 @@ IMAGE_CACHING = "private, max-age=31536000, immutable"
 @blp.response(200, schemas.TicketOut)
 def get_ticket(query, registration_id):
     """The current ticket of a registration, opened with the registration's manage token."""
-    runtime = current_runtime()
-    with runtime.session_factory() as session:
-        ticket = service.attendee_ticket(session, str(registration_id), manage_token())
-    key = url_key(runtime.secret_box, ticket.id)
-    ticket.qr_png_url = url_for("ticketing.ticket_png", ticket_id=ticket.id, key=key)
-    ticket.qr_svg_url = url_for("ticketing.ticket_svg", ticket_id=ticket.id, key=key)
-    return ticket
+    with current_runtime().session_factory() as session:
+        return service.attendee_ticket(session, str(registration_id), manage_token())
 
 
 @blp.route("/tickets/<uuid:ticket_id>/qr.png")
@@ -54,7 +48,7 @@ def list_organisation_keys():
     since when it no longer verifies tickets (organiser). A door device gets its event's keys
     in its offline bundle."""
     with current_runtime().session_factory() as session:
-        return {"keys": service.organisation_signing_keys(session, current_principal())}
+        return service.organisation_signing_keys(session, current_principal())
 
 
 @blp.route("/events/<uuid:event_id>/keys", methods=["GET"])
@@ -65,7 +59,7 @@ def list_event_keys(event_id):
     """The event's signing keys, retired ones included; the newest unretired one signs new
     tickets (organiser)."""
     with current_runtime().session_factory() as session:
-        return {"keys": service.event_signing_keys(session, current_principal(), str(event_id))}
+        return service.event_signing_keys(session, current_principal(), str(event_id))
 
 
 @blp.route("/events/<uuid:event_id>/keys", methods=["POST"])
@@ -102,13 +96,12 @@ def list_event_tickets(query, event_id):
     """The event's tickets, revoked ones included, oldest first (organiser)."""
     registration_id = query.get("registration_id")
     with current_runtime().session_factory() as session:
-        tickets = service.event_tickets(
+        return service.event_tickets(
             session,
             current_principal(),
             str(event_id),
             str(registration_id) if registration_id else None,
         )
-    return {"tickets": tickets}
 
 
 @blp.route("/tickets/<uuid:ticket_id>/reissue", methods=["POST"])

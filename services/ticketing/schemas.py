@@ -1,5 +1,8 @@
-from marshmallow import Schema, fields, validate
+from flask import url_for
+from marshmallow import Schema, fields, missing, pre_dump, validate
 
+from services.ticketing.ticket_secrets import url_key
+from shared.http import current_runtime
 from shared.schemas import Instant
 
 
@@ -31,6 +34,29 @@ class EventTicketsQuery(Schema):
     registration_id = fields.UUID(metadata={"description": "Only this registration's tickets"})
 
 
+class _Listing(Schema):
+    """An answer that is one list under one name ({"keys": [...]}), an object so that it can
+    grow: the route returns the list, and the schema puts it under its one field."""
+
+    @pre_dump
+    def _under_its_name(self, items, **kwargs):
+        (name,) = self.dump_fields
+        return {name: items}
+
+
+class _ImageUrl(fields.String):
+    """The URL of one of a ticket's QR images. It carries the ticket's own key, so it works
+    as an <img src> with no Authorization header."""
+
+    def __init__(self, endpoint: str, **kwargs):
+        super().__init__(**kwargs)
+        self.endpoint = endpoint
+
+    def get_value(self, ticket, attr, accessor=None, default=missing):
+        key = url_key(current_runtime().secret_box, ticket.id)
+        return url_for(self.endpoint, ticket_id=ticket.id, key=key)
+
+
 class _TicketSummary(Schema):
     """What the attendee and the organiser both see of a ticket."""
 
@@ -46,8 +72,8 @@ class TicketOut(_TicketSummary):
     payload = fields.String(metadata={"description": "The signed token the QR code holds"})
     valid_from = Instant()
     valid_until = Instant()
-    qr_png_url = fields.String()
-    qr_svg_url = fields.String()
+    qr_png_url = _ImageUrl("ticketing.ticket_png")
+    qr_svg_url = _ImageUrl("ticketing.ticket_svg")
 
 
 class IssuedTicketOut(_TicketSummary):
@@ -61,7 +87,7 @@ class IssuedTicketOut(_TicketSummary):
     revoked_at = Instant(allow_none=True)
 
 
-class IssuedTicketsOut(Schema):
+class IssuedTicketsOut(_Listing):
     tickets = fields.List(fields.Nested(IssuedTicketOut))
 
 
@@ -78,7 +104,7 @@ class SigningKeyOut(Schema):
     )
 
 
-class SigningKeysOut(Schema):
+class SigningKeysOut(_Listing):
     keys = fields.List(fields.Nested(SigningKeyOut))
 
 
