@@ -5,7 +5,7 @@ from flask import Response, jsonify, request
 
 from services.checkin import schemas, service
 from services.checkin.compressed_uploads import MAX_INFLATED_BYTES
-from services.checkin.scanning import ScanRequest
+from services.checkin.scan_records import ScanRequest
 from shared.auth import ORGANISER, STAFF
 from shared.http import Blueprint, current_principal, current_runtime, require_role
 

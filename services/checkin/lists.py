@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.checkin.models import CheckinList, EventInfo, Scan
+from services.checkin.scan_records import DoorEvent
 from shared.auth import STAFF, Principal
 from shared.errors import Conflict, InvalidRequest, NotFound
 
@@ -22,7 +23,7 @@ REENTRY_POLICIES = (ONCE, DAILY, UNLIMITED)
 LIST_FIELDS = ("name", "ticket_type_ids", "session_id", "opens_at", "closes_at", "reentry")
 
 
-def may_scan_for(principal: Principal, event: EventInfo | None) -> bool:
+def may_scan_for(principal: Principal, event: EventInfo | DoorEvent | None) -> bool:
     """Staff scan for the one event they were paired to; organisers for their own events."""
     if event is None:
         return False

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from services.checkin.door_keys import forget_key
 from services.checkin.lists import ensure_default_list, event_lists
 from services.checkin.models import (
     Admission,
@@ -17,7 +18,6 @@ from services.checkin.models import (
     RosterTicket,
     Scan,
 )
-from services.checkin.scanning import forget_key, previous_view, ticket_view
 from shared.bus.events import ERASED_NAME
 
 SEARCH_RESULTS = 20
@@ -202,4 +202,24 @@ def list_view(checkin_list: CheckinList, event: EventInfo) -> dict:
         "closes_at": checkin_list.closes_at,
         "reentry": checkin_list.reentry,
         "timezone": event.timezone,
+    }
+
+
+def ticket_view(ticket: RosterTicket, event: EventInfo) -> dict:
+    return {
+        "id": ticket.id,
+        "event_id": ticket.event_id,
+        "attendee_name": ticket.attendee_name,
+        "ticket_type_id": ticket.ticket_type_id,
+        "ticket_type_name": (event.ticket_type_names or {}).get(ticket.ticket_type_id, ""),
+    }
+
+
+def previous_view(admission, gate: str) -> dict:
+    """When and at which gate an admission was made."""
+    return {
+        "scanned_at": admission.admitted_at.isoformat(),
+        "list_id": admission.list_id,
+        "gate": gate,
+        "scan_id": admission.scan_id,
     }

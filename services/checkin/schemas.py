@@ -2,7 +2,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.checkin.lists import REENTRY_POLICIES
 from services.checkin.live_stream import MAX_STREAM_SECONDS
-from services.checkin.scanning import DIRECTIONS, IN, VERDICTS
+from services.checkin.scan_records import DIRECTIONS, IN, Verdict
 from shared.schemas import Instant, StrictSchema, Text, TrimmedString
 
 MAX_BATCH_SCANS = 10_000
@@ -95,7 +95,7 @@ class EntryWindow(Schema):
 
 class ScanResult(Schema):
     scan_id = fields.String()
-    verdict = fields.String(metadata={"enum": list(VERDICTS)})
+    verdict = fields.String(metadata={"enum": [verdict.value for verdict in Verdict]})
     list_id = fields.String()
     ticket = fields.Nested(ScannedTicket)
     previous = fields.Nested(

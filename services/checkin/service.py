@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.checkin import devices, lists, live_stats, live_stream, roster, scanning
 from services.checkin.models import CheckinList, Device, RosterTicket
-from services.checkin.scanning import ScanRequest
+from services.checkin.scan_records import ScanRequest
 from shared.auth import Principal
 from shared.bus.outbox import forget_attendees
 from shared.db import UnitOfWork

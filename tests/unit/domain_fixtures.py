@@ -19,7 +19,7 @@ from sqlalchemy import func, literal_column, select
 
 from services.checkin import service as checkin
 from services.checkin.models import CheckinList, Scan
-from services.checkin.scanning import ScanRequest
+from services.checkin.scan_records import ScanRequest
 from services.registration import event_admin
 from services.registration import service as registration
 from services.registration.idempotency import Idempotency

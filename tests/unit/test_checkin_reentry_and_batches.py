@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.checkin import service as checkin
-from services.checkin.scanning import ScanRequest
+from services.checkin.scan_records import ScanRequest
 from services.checkin.schemas import BatchOut
 from shared.errors import InvalidRequest, NotFound
 from tests.unit.domain_fixtures import (

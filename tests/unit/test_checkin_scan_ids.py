@@ -4,7 +4,7 @@ answered from another device's record (issue 14: scan ids leaked across events).
 
 from dataclasses import replace
 
-from services.checkin.scanning import ScanRequest
+from services.checkin.scan_records import ScanRequest
 from tests.unit.domain_fixtures import DURING_THE_SHOW, staff_of
 
 pytest_plugins = ["tests.unit.domain_fixtures"]

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 
-from services.checkin.scanning import ScanRequest
+from services.checkin.scan_records import ScanRequest
 from shared.tokens import TicketClaims, sign_ticket
 from tests.unit.domain_fixtures import DURING_THE_SHOW, SHOW_ENDS, SOUTHWIND, staff_of
 
