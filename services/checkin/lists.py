@@ -23,6 +23,37 @@ REENTRY_POLICIES = (ONCE, DAILY, UNLIMITED)
 LIST_FIELDS = ("name", "ticket_type_ids", "session_id", "opens_at", "closes_at", "reentry")
 
 
+@dataclass(frozen=True)
+class ListWithTimezone:
+    """A check-in list's rules, with its event's time zone (a daily list counts days in it)."""
+
+    id: str
+    event_id: str
+    name: str
+    ticket_type_ids: list | None
+    is_default: bool
+    session_id: str | None
+    opens_at: datetime | None
+    closes_at: datetime | None
+    reentry: str
+    timezone: str
+
+    @classmethod
+    def of(cls, checkin_list: CheckinList, event: EventInfo) -> "ListWithTimezone":
+        return cls(
+            id=checkin_list.id,
+            event_id=checkin_list.event_id,
+            name=checkin_list.name,
+            ticket_type_ids=checkin_list.ticket_type_ids,
+            is_default=checkin_list.is_default,
+            session_id=checkin_list.session_id,
+            opens_at=checkin_list.opens_at,
+            closes_at=checkin_list.closes_at,
+            reentry=checkin_list.reentry,
+            timezone=event.timezone,
+        )
+
+
 def may_scan_for(principal: Principal, event: EventInfo | DoorEvent | None) -> bool:
     """Staff scan for the one event they were paired to; organisers for their own events."""
     if event is None:

@@ -4,6 +4,7 @@ per five minutes, and every scan as CSV. No Flask, no broker."""
 import csv
 import io
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,7 +27,48 @@ def change_marker(session: Session, event_id: str) -> tuple:
     )
 
 
-def event_stats(session: Session, event: EventInfo) -> dict:
+@dataclass(frozen=True)
+class CountOnList:
+    id: str
+    name: str
+    checked_in: int
+    inside: int
+
+
+@dataclass(frozen=True)
+class CountOfTicketType:
+    id: str
+    name: str
+    tickets: int
+    checked_in: int
+    inside: int
+
+
+@dataclass(frozen=True)
+class ArrivalsBucket:
+    starts_at: datetime
+    count: int
+
+
+@dataclass(frozen=True)
+class EventStats:
+    """Who is in: valid tickets, tickets admitted at least once (`checked_in`) and admitted
+    and not out since (`inside`), in all and per list and ticket type; scans by verdict;
+    first arrivals per five minutes."""
+
+    event_id: str
+    title: str
+    timezone: str
+    tickets: int
+    checked_in: int
+    inside: int
+    scans: dict[str, int]
+    lists: list[CountOnList]
+    ticket_types: list[CountOfTicketType]
+    arrivals: list[ArrivalsBucket]
+
+
+def event_stats(session: Session, event: EventInfo) -> EventStats:
     lists = event_lists(session, event.id)
     admissions = session.execute(
         select(Admission.list_id, Admission.ticket_id, Admission.admitted_at, Admission.exited_at)
@@ -50,50 +92,46 @@ def event_stats(session: Session, event: EventInfo) -> dict:
         if admission.exited_at is None:
             inside_on[admission.list_id].add(ticket)
     inside = set().union(*inside_on.values())
-    verdicts = Counter(
-        dict(
-            session.execute(
-                select(Scan.verdict, func.count())
-                .where(Scan.event_id == event.id)
-                .group_by(Scan.verdict)
-            ).all()
-        )
-    )
+    verdicts = session.execute(
+        select(Scan.verdict, func.count().label("scans"))
+        .where(Scan.event_id == event.id)
+        .group_by(Scan.verdict)
+    ).all()
     names = event.ticket_type_names or {}
-    return {
-        "event_id": event.id,
-        "title": event.title,
-        "timezone": event.timezone,
-        "tickets": sum(1 for ticket in tickets if ticket.revoked_at is None),
-        "checked_in": len(first_arrival),
-        "inside": len(inside),
-        "scans": dict(verdicts),
-        "lists": [
-            {
-                "id": item.id,
-                "name": item.name,
-                "checked_in": len(admitted_on[item.id]),
-                "inside": len(inside_on[item.id]),
-            }
+    return EventStats(
+        event_id=event.id,
+        title=event.title,
+        timezone=event.timezone,
+        tickets=sum(1 for ticket in tickets if ticket.revoked_at is None),
+        checked_in=len(first_arrival),
+        inside=len(inside),
+        scans={row.verdict: row.scans for row in verdicts},
+        lists=[
+            CountOnList(
+                id=item.id,
+                name=item.name,
+                checked_in=len(admitted_on[item.id]),
+                inside=len(inside_on[item.id]),
+            )
             for item in lists
         ],
-        "ticket_types": [
-            {
-                "id": type_id,
-                "name": name,
-                "tickets": sum(
+        ticket_types=[
+            CountOfTicketType(
+                id=type_id,
+                name=name,
+                tickets=sum(
                     1 for t in tickets if t.ticket_type_id == type_id and t.revoked_at is None
                 ),
-                "checked_in": sum(1 for t in first_arrival if type_of.get(t) == type_id),
-                "inside": sum(1 for t in inside if type_of.get(t) == type_id),
-            }
+                checked_in=sum(1 for t in first_arrival if type_of.get(t) == type_id),
+                inside=sum(1 for t in inside if type_of.get(t) == type_id),
+            )
             for type_id, name in names.items()
         ],
-        "arrivals": arrivals_per_bucket(first_arrival.values()),
-    }
+        arrivals=arrivals_per_bucket(first_arrival.values()),
+    )
 
 
-def arrivals_per_bucket(arrivals) -> list[dict]:
+def arrivals_per_bucket(arrivals) -> list[ArrivalsBucket]:
     """First arrivals counted per five minutes, with empty buckets in between kept, so a
     chart's time axis has no gaps."""
     step = int(ARRIVALS_BUCKET.total_seconds())
@@ -101,7 +139,7 @@ def arrivals_per_bucket(arrivals) -> list[dict]:
     if not counts:
         return []
     return [
-        {"starts_at": datetime.fromtimestamp(start, UTC), "count": counts.get(start, 0)}
+        ArrivalsBucket(datetime.fromtimestamp(start, UTC), counts.get(start, 0))
         for start in range(min(counts), max(counts) + step, step)
     ]
 

@@ -1,13 +1,14 @@
 """The door's roster: events, keys and tickets kept from the bus, what staff look up by name,
 email or code, and the offline bundle a door device scans with. No Flask, no broker."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.checkin.door_keys import forget_key
-from services.checkin.lists import ensure_default_list, event_lists
+from services.checkin.lists import ListWithTimezone, ensure_default_list, event_lists
 from services.checkin.models import (
     Admission,
     CheckinList,
@@ -18,6 +19,7 @@ from services.checkin.models import (
     RosterTicket,
     Scan,
 )
+from services.checkin.scan_records import Entry, ticket_type_name
 from shared.bus.events import ERASED_NAME
 
 SEARCH_RESULTS = 20
@@ -111,29 +113,79 @@ def erase_attendee(session: Session, data: dict) -> None:
         session.add(ErasedRegistration(registration_id=registration_id))
 
 
-def ticket_record(session: Session, ticket: RosterTicket, event: EventInfo) -> dict:
+@dataclass(frozen=True)
+class TicketAtTheDoor:
+    """A roster ticket as door staff and door devices see it: who it is for, its ticket
+    type's name, its validity, whether it is revoked, and its admissions, oldest first."""
+
+    id: str
+    event_id: str
+    attendee_name: str
+    ticket_type_id: str
+    ticket_type_name: str
+    valid_from: datetime
+    valid_until: datetime
+    revoked: bool
+    admissions: list[Entry]
+
+    @classmethod
+    def of(
+        cls, ticket: RosterTicket, event: EventInfo, admissions: list[Entry]
+    ) -> "TicketAtTheDoor":
+        return cls(
+            id=ticket.id,
+            event_id=ticket.event_id,
+            attendee_name=ticket.attendee_name,
+            ticket_type_id=ticket.ticket_type_id,
+            ticket_type_name=ticket_type_name(event.ticket_type_names, ticket.ticket_type_id),
+            valid_from=ticket.valid_from,
+            valid_until=ticket.valid_until,
+            revoked=ticket.revoked_at is not None,
+            admissions=admissions,
+        )
+
+    @property
+    def status(self) -> str:
+        return "revoked" if self.revoked else "valid"
+
+
+@dataclass(frozen=True)
+class OfflineBundle:
+    """Everything a door device needs to judge scans of an event without the network: the
+    event's public keys (retired ones marked, so the door refuses their codes), the valid
+    tickets with their admissions so far, the ids of revoked tickets, and the lists."""
+
+    keys: list[PublicKey]
+    tickets: list[TicketAtTheDoor]
+    revoked: list[str]
+    lists: list[ListWithTimezone]
+
+
+# Admissions with the names of their lists, read into Entry records by column name.
+_ADMISSIONS_AT_GATES = (
+    select(
+        Admission.id,
+        Admission.list_id,
+        Admission.ticket_id,
+        Admission.entry_key,
+        Admission.scan_id,
+        Admission.admitted_at,
+        CheckinList.name.label("gate"),
+        Admission.exited_at,
+        Admission.exit_scan_id,
+    )
+    .join(CheckinList, CheckinList.id == Admission.list_id)
+    .order_by(Admission.admitted_at)
+)
+
+
+def ticket_record(session: Session, ticket: RosterTicket, event: EventInfo) -> TicketAtTheDoor:
     """A ticket as the door knows it, with its admissions, for manual check-in and support."""
-    admissions = session.execute(
-        select(Admission, CheckinList.name)
-        .join(CheckinList, CheckinList.id == Admission.list_id)
-        .where(Admission.ticket_id == ticket.id)
-        .order_by(Admission.admitted_at)
-    ).all()
-    return {
-        **ticket_view(ticket, event),
-        "status": "revoked" if ticket.revoked_at else "valid",
-        "admissions": [_admission_view(admission, gate) for admission, gate in admissions],
-    }
+    rows = session.execute(_ADMISSIONS_AT_GATES.where(Admission.ticket_id == ticket.id))
+    return TicketAtTheDoor.of(ticket, event, [Entry(**row._mapping) for row in rows])
 
 
-def _admission_view(admission: Admission, gate: str) -> dict:
-    return {
-        **previous_view(admission, gate),
-        "exited_at": admission.exited_at.isoformat() if admission.exited_at else None,
-    }
-
-
-def search(session: Session, event: EventInfo, text: str) -> list[dict]:
+def search(session: Session, event: EventInfo, text: str) -> list[TicketAtTheDoor]:
     """Tickets whose name contains `text`, whose code (id) starts with it, or whose email is
     exactly it: parts of an email are never matched, so searches cannot spell an attendee's
     address out letter by letter."""
@@ -157,69 +209,19 @@ def search(session: Session, event: EventInfo, text: str) -> list[dict]:
     return [ticket_record(session, ticket, event) for ticket in tickets]
 
 
-def offline_bundle(session: Session, event: EventInfo) -> dict:
-    """Everything a door device needs to judge scans of the event without the network:
-    the event's public keys (retired ones marked, so the door refuses their codes), the valid
-    tickets with their names and admissions so far, the ids of revoked tickets, and the lists
-    with their rules."""
+def offline_bundle(session: Session, event: EventInfo) -> OfflineBundle:
+    """What a door device of `event` scans with offline (OfflineBundle)."""
     tickets = session.scalars(select(RosterTicket).where(RosterTicket.event_id == event.id)).all()
-    admitted: dict[str, list[dict]] = {}
-    for admission, gate in session.execute(
-        select(Admission, CheckinList.name)
-        .join(CheckinList, CheckinList.id == Admission.list_id)
-        .where(CheckinList.event_id == event.id)
-        .order_by(Admission.admitted_at)
-    ):
-        admitted.setdefault(admission.ticket_id, []).append(
-            {**_admission_view(admission, gate), "entry_key": admission.entry_key}
-        )
-    return {
-        "keys": session.scalars(select(PublicKey).where(PublicKey.event_id == event.id)).all(),
-        "tickets": [
-            {
-                **ticket_view(ticket, event),
-                "valid_from": ticket.valid_from,
-                "valid_until": ticket.valid_until,
-                "admissions": admitted.get(ticket.id, []),
-            }
+    admitted: dict[str, list[Entry]] = {}
+    for row in session.execute(_ADMISSIONS_AT_GATES.where(CheckinList.event_id == event.id)):
+        admitted.setdefault(row.ticket_id, []).append(Entry(**row._mapping))
+    return OfflineBundle(
+        keys=list(session.scalars(select(PublicKey).where(PublicKey.event_id == event.id))),
+        tickets=[
+            TicketAtTheDoor.of(ticket, event, admitted.get(ticket.id, []))
             for ticket in tickets
             if ticket.revoked_at is None
         ],
-        "revoked": [ticket.id for ticket in tickets if ticket.revoked_at is not None],
-        "lists": [list_view(item, event) for item in event_lists(session, event.id)],
-    }
-
-
-def list_view(checkin_list: CheckinList, event: EventInfo) -> dict:
-    return {
-        "id": checkin_list.id,
-        "event_id": checkin_list.event_id,
-        "name": checkin_list.name,
-        "ticket_type_ids": checkin_list.ticket_type_ids,
-        "is_default": checkin_list.is_default,
-        "session_id": checkin_list.session_id,
-        "opens_at": checkin_list.opens_at,
-        "closes_at": checkin_list.closes_at,
-        "reentry": checkin_list.reentry,
-        "timezone": event.timezone,
-    }
-
-
-def ticket_view(ticket: RosterTicket, event: EventInfo) -> dict:
-    return {
-        "id": ticket.id,
-        "event_id": ticket.event_id,
-        "attendee_name": ticket.attendee_name,
-        "ticket_type_id": ticket.ticket_type_id,
-        "ticket_type_name": (event.ticket_type_names or {}).get(ticket.ticket_type_id, ""),
-    }
-
-
-def previous_view(admission, gate: str) -> dict:
-    """When and at which gate an admission was made."""
-    return {
-        "scanned_at": admission.admitted_at.isoformat(),
-        "list_id": admission.list_id,
-        "gate": gate,
-        "scan_id": admission.scan_id,
-    }
+        revoked=[ticket.id for ticket in tickets if ticket.revoked_at is not None],
+        lists=[ListWithTimezone.of(item, event) for item in event_lists(session, event.id)],
+    )

@@ -156,8 +156,22 @@ class CheckinListOut(Schema):
     timezone = fields.String(metadata={"description": "The event's; days are counted in it"})
 
 
-class AdmissionOut(PreviousAdmission):
-    exited_at = fields.String(allow_none=True)
+class InstantText(fields.String):
+    """A moment dumped as ISO 8601 text and documented as the text it is: the scans' stored
+    answers, which PreviousAdmission dumps, hold their moments as that text already."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.isoformat()
+
+
+class AdmissionOut(Schema):
+    """An admission of the roster (scan_records.Entry)."""
+
+    scanned_at = InstantText(attribute="admitted_at")
+    list_id = fields.String()
+    gate = fields.String()
+    scan_id = fields.String()
+    exited_at = InstantText(allow_none=True)
 
 
 class RosterTicketOut(ScannedTicket):

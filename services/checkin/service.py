@@ -105,7 +105,7 @@ def erase_attendee(uow: UnitOfWork, data: dict) -> None:
     forget_attendees(uow, [str(data["registration_id"])])
 
 
-def roster_ticket(session: Session, principal: Principal, ticket_id: str) -> dict:
+def roster_ticket(session: Session, principal: Principal, ticket_id: str) -> roster.TicketAtTheDoor:
     ticket = session.get(RosterTicket, ticket_id)
     if ticket is None:
         raise NotFound("No such ticket in the check-in roster.")
@@ -120,33 +120,39 @@ def search_tickets(session: Session, principal: Principal, event_id: str, text: 
     return roster.search(session, lists.organised_event(session, principal, event_id), text)
 
 
-def offline_bundle(session: Session, principal: Principal, event_id: str) -> dict:
+def offline_bundle(session: Session, principal: Principal, event_id: str) -> roster.OfflineBundle:
     return roster.offline_bundle(session, lists.organised_event(session, principal, event_id))
 
 
 # --- check-in lists ----------------------------------------------------------------------
 
 
-def event_lists(session: Session, principal: Principal, event_id: str) -> list[dict]:
+def event_lists(
+    session: Session, principal: Principal, event_id: str
+) -> list[lists.ListWithTimezone]:
     event = lists.organised_event(session, principal, event_id)
-    return [roster.list_view(item, event) for item in lists.event_lists(session, event_id)]
+    return [lists.ListWithTimezone.of(item, event) for item in lists.event_lists(session, event_id)]
 
 
-def create_list(uow: UnitOfWork, principal: Principal, event_id: str, fields: dict) -> dict:
+def create_list(
+    uow: UnitOfWork, principal: Principal, event_id: str, fields: dict
+) -> lists.ListWithTimezone:
     with uow:
         event = lists.organised_event(uow.session, principal, event_id)
         checkin_list = lists.create_list(uow.session, event, fields)
         uow.commit()
-        return roster.list_view(checkin_list, event)
+        return lists.ListWithTimezone.of(checkin_list, event)
 
 
-def update_list(uow: UnitOfWork, principal: Principal, list_id: str, fields: dict) -> dict:
+def update_list(
+    uow: UnitOfWork, principal: Principal, list_id: str, fields: dict
+) -> lists.ListWithTimezone:
     with uow:
         checkin_list = lists.reachable_list(uow.session, principal, list_id)
         event = lists.organised_event(uow.session, principal, checkin_list.event_id)
         lists.update_list(checkin_list, event, fields)
         uow.commit()
-        return roster.list_view(checkin_list, event)
+        return lists.ListWithTimezone.of(checkin_list, event)
 
 
 def delete_list(uow: UnitOfWork, principal: Principal, list_id: str) -> None:
@@ -193,7 +199,7 @@ def revoke_device(uow: UnitOfWork, principal: Principal, tokens: Table, device_i
 # --- the organiser's dashboard -----------------------------------------------------------
 
 
-def event_stats(session: Session, principal: Principal, event_id: str) -> dict:
+def event_stats(session: Session, principal: Principal, event_id: str) -> live_stats.EventStats:
     return live_stats.event_stats(session, lists.organised_event(session, principal, event_id))
 
 

@@ -364,7 +364,7 @@ class Door:
             fields["ticket_type_ids"] = [event.ticket_type(type_name) for type_name in ticket_types]
         organiser = Principal(ORGANISER, event.organisation_id)
         created = checkin.create_list(self.runtime.unit_of_work(), organiser, str(event.id), fields)
-        return created["id"]
+        return created.id
 
     def default_list(self, event: EventAtTheDoor) -> str:
         with self.runtime.session_factory() as session:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.checkin import service as checkin
+from services.checkin.schemas import RosterTicketOut
 from shared.auth import STAFF, Principal, authenticate, token_digest
 from shared.errors import NotFound
 from tests.unit.domain_fixtures import NORTHWIND, SOUTHWIND
@@ -25,6 +26,12 @@ def redeem(door, code: str, at: datetime = NOW) -> dict:
     return checkin.redeem_pairing_code(
         door.runtime.unit_of_work(), door.runtime.tables.tokens, code, "Phone 2", now=at
     )
+
+
+def search(session, event, text: str) -> list[dict]:
+    """What a door search answers over the API."""
+    found = checkin.search_tickets(session, NORTHWIND, str(event.id), text)
+    return RosterTicketOut(many=True).dump(found)
 
 
 def principal_of(door, token: str) -> Principal | None:
@@ -90,8 +97,8 @@ def test_an_erased_attendee_is_nameless_at_the_door_and_found_by_no_search(door)
     door.erase(erased)
 
     with door.runtime.session_factory() as session:
-        found = checkin.search_tickets(session, NORTHWIND, str(event.id), "ada")
-        by_email = checkin.search_tickets(session, NORTHWIND, str(event.id), "ada@example.com")
+        found = search(session, event, "ada")
+        by_email = search(session, event, "ada@example.com")
     assert [t["attendee_name"] for t in found] == ["Ada Wong"]
     assert by_email == []
     answer = door.scan(erased.payload)
@@ -117,8 +124,8 @@ def test_a_ticket_arriving_after_its_attendee_was_erased_joins_the_roster_namele
     door.issue(event, ticket=ticket, attendee_email="ada@example.com")
 
     with door.runtime.session_factory() as session:
-        record = checkin.roster_ticket(session, NORTHWIND, str(ticket.id))
-        by_email = checkin.search_tickets(session, NORTHWIND, str(event.id), "ada@example.com")
+        record = RosterTicketOut().dump(checkin.roster_ticket(session, NORTHWIND, str(ticket.id)))
+        by_email = search(session, event, "ada@example.com")
     assert record["attendee_name"] == "[erased]"
     assert by_email == []
 
@@ -129,8 +136,8 @@ def test_search_finds_a_ticket_by_the_whole_email_ticket_issued_carried(door):
     door.issue(event, attendee_name="Ada Lovelace")  # a producer that predates the field
 
     with door.runtime.session_factory() as session:
-        found = checkin.search_tickets(session, NORTHWIND, str(event.id), " ADA@example.com ")
-        by_name = checkin.search_tickets(session, NORTHWIND, str(event.id), "lovelace")
+        found = search(session, event, " ADA@example.com ")
+        by_name = search(session, event, "lovelace")
 
     assert [t["attendee_name"] for t in found] == ["Ada Lovelace"]
     assert len(by_name) == 2
@@ -144,6 +151,6 @@ def test_no_part_of_an_email_finds_its_attendee(door, part):
     door.issue(event, attendee_name="Grace Hopper", attendee_email="ada@example.com")
 
     with door.runtime.session_factory() as session:
-        found = checkin.search_tickets(session, NORTHWIND, str(event.id), part)
+        found = search(session, event, part)
 
     assert found == []

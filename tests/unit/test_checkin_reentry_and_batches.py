@@ -13,7 +13,7 @@ import pytest
 
 from services.checkin import service as checkin
 from services.checkin.scan_records import ScanRequest
-from services.checkin.schemas import BatchOut
+from services.checkin.schemas import BatchOut, RosterTicketOut, StatsOut
 from shared.errors import InvalidRequest, NotFound
 from tests.unit.domain_fixtures import (
     DURING_THE_SHOW,
@@ -30,8 +30,9 @@ MINUTE = timedelta(minutes=1)
 
 
 def stats(door, event) -> dict:
+    """The event's figures as the dashboard receives them."""
     with door.runtime.session_factory() as session:
-        return checkin.event_stats(session, NORTHWIND, str(event.id))
+        return StatsOut().dump(checkin.event_stats(session, NORTHWIND, str(event.id)))
 
 
 def on_list(figures: dict, list_id: str) -> dict:
@@ -229,9 +230,8 @@ def test_search_finds_tickets_by_name_email_and_code(door):
     with door.runtime.session_factory() as session:
 
         def found(text, by=NORTHWIND):
-            return [
-                t["attendee_name"] for t in checkin.search_tickets(session, by, str(event.id), text)
-            ]
+            tickets = checkin.search_tickets(session, by, str(event.id), text)
+            return [t["attendee_name"] for t in RosterTicketOut(many=True).dump(tickets)]
 
         assert found("hopp") == ["Grace Hopper"]
         assert found("大文") == ["陳大文"]
@@ -423,7 +423,7 @@ def test_a_batch_of_manual_check_ins_by_ticket_id(door):
 
 def roster_ticket(door, ticket) -> dict:
     with door.runtime.session_factory() as session:
-        return checkin.roster_ticket(session, NORTHWIND, str(ticket.id))
+        return RosterTicketOut().dump(checkin.roster_ticket(session, NORTHWIND, str(ticket.id)))
 
 
 def scans_csv(door, event) -> str:
