@@ -8,7 +8,6 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from shared.bus.topology import SERVICES
 from shared.secret_box import SecretBox, key_encryption_key
 
 EMBEDDED = "embedded"
@@ -39,6 +38,8 @@ class Settings:
     mode: str = EMBEDDED
     data_dir: Path = Path("var")
     broker_url: str = "memory://localhost/"
+    # By service name, from LOOPGATE_<SERVICE>_DATABASE_URL; a service not in it gets the
+    # mode's default (database_url).
     database_urls: Mapping[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = 8000
@@ -60,7 +61,13 @@ class Settings:
     key_encryption_key: str | None = None
 
     def database_url(self, service: str) -> str:
-        return self.database_urls[service]
+        """LOOPGATE_<SERVICE>_DATABASE_URL, or else one SQLite file per service in the data dir
+        (embedded) or one database per service on the local PostgreSQL (distributed)."""
+        if service in self.database_urls:
+            return self.database_urls[service]
+        if self.is_embedded:
+            return f"sqlite:///{self.data_dir / (service + '.db')}"
+        return f"postgresql+psycopg://postgres@127.0.0.1:5432/loopgate_{service}"
 
     @property
     def is_embedded(self) -> bool:
@@ -94,14 +101,11 @@ class Settings:
         smtp_url = get("SMTP_URL")
         if smtp_url:
             smtp_server(smtp_url)  # a bad URL stops the start, not the first mail hours later
+        # Settings know no service: whichever the caller asks for (database_url).
         database_urls = {
-            service: get(
-                f"{service.upper()}_DATABASE_URL",
-                f"sqlite:///{data_dir / (service + '.db')}"
-                if embedded
-                else f"postgresql+psycopg://postgres@127.0.0.1:5432/loopgate_{service}",
-            )
-            for service in SERVICES
+            match[1].lower(): value
+            for name, value in environ.items()
+            if value and (match := _DATABASE_URL_VARIABLE.fullmatch(name))
         }
         return cls(
             mode=mode,
@@ -128,6 +132,9 @@ class Settings:
             metrics_token=get("METRICS_TOKEN"),
             key_encryption_key=get("KEY_ENCRYPTION_KEY"),
         )
+
+
+_DATABASE_URL_VARIABLE = re.compile(r"LOOPGATE_([A-Z][A-Z0-9]*)_DATABASE_URL")
 
 
 def _integer(value: str, name: str) -> int:
