@@ -59,7 +59,8 @@ def _poll(request, argument, timeout: float = 30):
 
 
 def embedded() -> dict:
-    from shared.embedded import EmbeddedSystem, HttpServer
+    from services.system import embedded_system
+    from shared.embedded import HttpServer
     from shared.settings import Settings
 
     with tempfile.TemporaryDirectory() as data_dir:
@@ -70,7 +71,7 @@ def embedded() -> dict:
                 "LOOPGATE_RATE_LIMIT": "off",
             }
         )
-        system = EmbeddedSystem(settings)
+        system = embedded_system(settings)
         system.start()
         try:
             # The server `make run` serves on, its access log (a line a request) left out.

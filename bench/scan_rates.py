@@ -35,9 +35,9 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from services.checkin import service  # noqa: E402
 from services.checkin.models import RosterTicket  # noqa: E402
+from services.system import definition  # noqa: E402
 from shared.auth import token_digest  # noqa: E402
 from shared.runtime import ServiceRuntime  # noqa: E402
-from shared.services import definition  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from shared.tokens import TicketClaims, new_signing_key, public_key_text, sign_ticket  # noqa: E402
 from tests.support import free_ports, listening  # noqa: E402

@@ -26,6 +26,7 @@ import requests  # noqa: E402
 from kombu import Producer  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from services.system import definition, subscriptions  # noqa: E402
 from services.ticketing.mail.outbox import SENT  # noqa: E402
 from services.ticketing.models import EventInfo, OutgoingMail, Ticket  # noqa: E402
 from services.ticketing.qr_codes import qr_images, qr_version  # noqa: E402
@@ -34,7 +35,6 @@ from shared.bus.broker import broker_connection  # noqa: E402
 from shared.bus.events import make_envelope  # noqa: E402
 from shared.bus.outbox import publish_envelope  # noqa: E402
 from shared.runtime import ServiceRuntime  # noqa: E402
-from shared.services import app_factory, definition  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from shared.worker import ServiceWorker  # noqa: E402
 from tests.support import ServedApp  # noqa: E402
@@ -101,7 +101,7 @@ def serve_images(runtime: ServiceRuntime) -> dict:
     with runtime.session_factory() as session:
         ticket = session.scalars(select(Ticket).limit(1)).one()
     rates = {}
-    with ServedApp(app_factory("ticketing")(runtime=runtime)) as served:
+    with ServedApp(definition("ticketing").app_factory(runtime=runtime)) as served:
         http = requests.Session()
         key = url_key(runtime.secret_box, ticket.id)
         image = f"{served.url}/api/ticketing/tickets/{ticket.id}/qr.{{}}?key={key}"
@@ -148,7 +148,7 @@ def main() -> None:
         settings = Settings.from_env({"LOOPGATE_DATA_DIR": data_dir})
         runtime = ServiceRuntime(definition("ticketing"), settings)
         runtime.prepare()
-        worker = ServiceWorker(runtime)
+        worker = ServiceWorker(runtime, subscriptions())
         worker.start()
         worker.wait_until_consuming()
         try:

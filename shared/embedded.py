@@ -1,5 +1,6 @@
-"""Embedded mode: the three services and their workers in one process behind one port,
-on kombu's memory transport and one SQLite file per service, served by waitress.
+"""Embedded mode: the services and their workers in one process behind one port, on
+kombu's memory transport and one SQLite file per service, served by waitress. Which services,
+the caller says with their definitions (services/system.py).
 
 A venue may serve its door devices from embedded mode (LOOPGATE_HOST=0.0.0.0), so the server
 must outlast slow and idle clients: waitress reads requests and writes answers on one
@@ -12,6 +13,7 @@ import logging
 import resource
 import threading
 import time
+from collections.abc import Sequence
 
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
@@ -20,10 +22,8 @@ from waitress.task import ErrorTask
 
 from shared.bus.broker import broker_connection
 from shared.bus.consumer import service_queue
-from shared.bus.topology import SERVICES, subscriptions
 from shared.http import MAX_BODY_BYTES, problem_body
-from shared.runtime import ServiceRuntime
-from shared.services import app_factory, definition
+from shared.runtime import ServiceDefinition, ServiceRuntime
 from shared.settings import Settings
 from shared.worker import ServiceWorker
 
@@ -63,11 +63,12 @@ REPLAY_WINDOW_SECONDS = 15 * 60
 
 
 class ServiceDispatcher:
-    """Sends /api/<service>/... to that service's app; everything else to registration,
+    """Sends /api/<service>/... to that service's app; everything else to the default one,
     which serves the public pages (as the gateway does in distributed mode)."""
 
-    def __init__(self, apps: dict[str, object]):
+    def __init__(self, apps: dict[str, object], default_service: str):
         self._apps = apps
+        self._default = apps[default_service]
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -75,13 +76,29 @@ class ServiceDispatcher:
             prefix = f"/api/{service}"
             if path == prefix or path.startswith(prefix + "/"):
                 return app(environ, start_response)
-        return self._apps["registration"](environ, start_response)
+        return self._default(environ, start_response)
 
 
 class EmbeddedSystem:
-    def __init__(self, settings: Settings):
+    """The services of `definitions` with their workers; paths outside /api/<service>/ go
+    to `default_service`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        definitions: Sequence[ServiceDefinition],
+        default_service: str,
+    ):
         self.settings = settings
-        self.runtimes = {name: ServiceRuntime(definition(name), settings) for name in SERVICES}
+        self.definitions = {definition.name: definition for definition in definitions}
+        self.default_service = default_service
+        self.subscriptions = {
+            name: definition.subscriptions for name, definition in self.definitions.items()
+        }
+        self.runtimes = {
+            name: ServiceRuntime(definition, settings)
+            for name, definition in self.definitions.items()
+        }
         self.workers: list[ServiceWorker] = []
         self.app = None
 
@@ -91,9 +108,15 @@ class EmbeddedSystem:
             if self.settings.broker_url.startswith("memory"):
                 runtime.relay.replay_recent(REPLAY_WINDOW_SECONDS)
         self.app = ServiceDispatcher(
-            {name: app_factory(name)(runtime=runtime) for name, runtime in self.runtimes.items()}
+            {
+                name: self.definitions[name].app_factory(runtime=runtime)
+                for name, runtime in self.runtimes.items()
+            },
+            self.default_service,
         )
-        self.workers = [ServiceWorker(runtime) for runtime in self.runtimes.values()]
+        self.workers = [
+            ServiceWorker(runtime, self.subscriptions) for runtime in self.runtimes.values()
+        ]
         for worker in self.workers:
             worker.start()
         for worker in self.workers:
@@ -114,7 +137,7 @@ class EmbeddedSystem:
             return False
         with broker_connection(self.settings.broker_url) as connection:
             channel = connection.default_channel
-            for service, event_types in subscriptions().items():
+            for service, event_types in self.subscriptions.items():
                 queue = service_queue(service, event_types)(channel)
                 if queue.queue_declare(passive=True).message_count:
                     return False
@@ -205,10 +228,11 @@ def allow_open_files(count: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-def serve(settings: Settings, on_ready=lambda system, url: None) -> None:
+def serve(system: EmbeddedSystem, on_ready=lambda system, url: None) -> None:
+    """Start the system and serve it on the settings' host and port until Ctrl-C."""
+    settings = system.settings
     # The connections, plus the databases, the mailbox and the workers' own.
     allow_open_files(CONNECTION_LIMIT + 512)
-    system = EmbeddedSystem(settings)
     system.start()
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
     url = f"http://{shown_host}:{settings.port}"

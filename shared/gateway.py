@@ -1,6 +1,6 @@
-"""The gateway: one public port in front of the three services in distributed mode.
+"""The gateway: one public port in front of the services in distributed mode.
 
-Embedded mode serves all three services behind one port from one process; in distributed mode
+Embedded mode serves all services behind one port from one process; in distributed mode
 each service runs under its own gunicorn, and this gateway puts them back behind one port by
 path prefix, so clients, tests and the public pages see the same URLs in both modes. It is a
 plain WSGI app run by gunicorn, the same code natively (`make distributed`) and in
@@ -12,6 +12,9 @@ problem+json 502. Behind a proxy of its own (the Kubernetes Ingress, which ends 
 LOOPGATE_GATEWAY_TRUSTED_PROXY_HOPS says how many to trust: the client's address, scheme and
 host then come from their X-Forwarded-* headers (werkzeug's ProxyFix), so the services see
 an https request as https and limit each client by its own address.
+
+Which services there are, their default upstreams and the one that serves every other path,
+the caller says: services/gateway.py, the app gunicorn runs.
 """
 
 import json
@@ -24,18 +27,10 @@ from urllib.parse import quote, urlsplit
 from werkzeug.middleware.http_proxy import ProxyMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from shared.bus.topology import SERVICES
 from shared.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
-# Registration also serves the public pages, so every path outside /api/<service>/ goes there.
-DEFAULT_SERVICE = "registration"
-DEFAULT_UPSTREAMS = {
-    "registration": "http://127.0.0.1:8101",
-    "ticketing": "http://127.0.0.1:8102",
-    "checkin": "http://127.0.0.1:8103",
-}
 # Per socket operation (connect, send, each read), not per request: a slow CSV export that
 # keeps sending is fine, an upstream that says nothing for this long is not.
 DEFAULT_TIMEOUT_SECONDS = 30
@@ -57,10 +52,17 @@ BAD_GATEWAY_TYPE = "urn:loopgate:problem:bad-gateway"
 _PATH_SAFE = "!$&'()*+,/:;=@"
 
 
-def create_app(environ: Mapping[str, str] = os.environ) -> "Gateway | ProxyFix":
+def create_app(
+    default_upstreams: Mapping[str, str],
+    default_service: str,
+    environ: Mapping[str, str] = os.environ,
+) -> "Gateway | ProxyFix":
+    """The gateway to the services named in `default_upstreams` (each one's upstream, unless
+    LOOPGATE_<SERVICE>_UPSTREAM says another); paths outside /api/<service>/ go to
+    `default_service`."""
     upstreams = {
         service: environ.get(f"LOOPGATE_{service.upper()}_UPSTREAM") or default
-        for service, default in DEFAULT_UPSTREAMS.items()
+        for service, default in default_upstreams.items()
     }
     timeout = environ.get("LOOPGATE_GATEWAY_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS
     try:
@@ -69,7 +71,7 @@ def create_app(environ: Mapping[str, str] = os.environ) -> "Gateway | ProxyFix":
         raise SettingsError(
             f"LOOPGATE_GATEWAY_TIMEOUT_SECONDS must be a number, not {timeout!r}"
         ) from None
-    gateway = Gateway(upstreams, timeout=timeout)
+    gateway = Gateway(upstreams, default_service, timeout=timeout)
     hops = _trusted_proxy_hops(environ.get("LOOPGATE_GATEWAY_TRUSTED_PROXY_HOPS") or "0")
     if not hops:
         return gateway
@@ -84,30 +86,29 @@ def _trusted_proxy_hops(value: str) -> int:
     return int(value)
 
 
-def service_for(path: str) -> str:
-    """The service whose prefix the (decoded) path is under; registration for anything else."""
-    for service in SERVICES:
-        prefix = f"/api/{service}"
-        if path == prefix or path.startswith(prefix + "/"):
-            return service
-    return DEFAULT_SERVICE
-
-
 class Gateway:
-    def __init__(self, upstreams: Mapping[str, str], timeout: float = DEFAULT_TIMEOUT_SECONDS):
-        for service in SERVICES:
-            _check_upstream(service, upstreams[service])
+    def __init__(
+        self,
+        upstreams: Mapping[str, str],
+        default_service: str,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ):
+        for service, upstream in upstreams.items():
+            _check_upstream(service, upstream)
+        self._services = tuple(upstreams)
+        self._default_service = default_service
         # The gateway picks the target itself (see __call__), so the middleware's own
         # app is never reached; it is built for its per-target defaults and its timeout.
         # host=None keeps the client's Host header, so links the services build point at
         # the public address even if they ignore X-Forwarded-Host.
         targets = {
-            _prefix(service): {"target": upstreams[service], "host": None} for service in SERVICES
+            _prefix(service): {"target": upstream, "host": None}
+            for service, upstream in upstreams.items()
         }
         self._proxy = ProxyMiddleware(_unrouted, targets, timeout=timeout)
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
-        service = service_for(environ.get("PATH_INFO", ""))
+        service = self.service_for(environ.get("PATH_INFO", ""))
         prefix = _prefix(service)
         forward = self._proxy.proxy_to(self._proxy.targets[prefix], _request_path(environ), prefix)
 
@@ -133,6 +134,14 @@ class Gateway:
             return _bad_gateway(service, start_response)
         start_response(status, headers, exc_info)
         return body
+
+    def service_for(self, path: str) -> str:
+        """The service whose prefix the (decoded) path is under; the default one otherwise."""
+        for service in self._services:
+            prefix = f"/api/{service}"
+            if path == prefix or path.startswith(prefix + "/"):
+                return service
+        return self._default_service
 
 
 def _prefix(service: str) -> str:

@@ -4,8 +4,8 @@ as the Procfile runs them)."""
 import logging
 import os
 
-from shared.cli import PRIVATE_UMASK
 from shared.logs import RedactSecrets
+from shared.private_files import PRIVATE_UMASK
 
 
 def on_starting(server) -> None:

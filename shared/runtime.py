@@ -1,7 +1,8 @@
 """One service's wiring: its definition, database, unit of work and outbox relay.
 
 The HTTP app and the worker of a service are both built from a ServiceRuntime, so a route
-and a consumer that do the same thing share every dependency.
+and a consumer that do the same thing share every dependency. The library knows no service:
+each service's app module hands it a ServiceDefinition, and services/system.py lists them.
 """
 
 import logging
@@ -35,12 +36,33 @@ class CommonTables:
 
 
 @dataclass(frozen=True)
+class PeriodicTask:
+    """Work a service's worker repeats, e.g. a clean-up: `run(runtime)` at start, then every
+    `every_seconds`. A service lists its tasks in its definition."""
+
+    name: str
+    every_seconds: float
+    run: Callable[["ServiceRuntime"], None]
+
+
+@dataclass(frozen=True)
 class ServiceDefinition:
+    """What a service hands the library: its tables and migrations, its event handlers (by
+    event type), its HTTP app factory and its worker's periodic tasks."""
+
     name: str
     metadata: MetaData
     tables: CommonTables
     migrations_dir: Path
     handlers: dict[str, Callable] = field(default_factory=dict)
+    # create_app(settings=None, runtime=None): the service's HTTP app.
+    app_factory: Callable | None = None
+    periodic_tasks: tuple[PeriodicTask, ...] = ()
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """The event types it consumes: the keys of its handlers are its queue's bindings."""
+        return sorted(self.handlers)
 
 
 class ServiceRuntime:

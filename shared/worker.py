@@ -1,29 +1,16 @@
 """A service's worker: its event consumer, its outbox relay and any periodic tasks the
 service lists, each on its own thread."""
 
-import importlib
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 from shared.bus.broker import broker_connection
 from shared.bus.consumer import EventConsumer, declare_topology
 from shared.bus.inbox import process_once
-from shared.bus.topology import subscriptions
-from shared.runtime import ServiceRuntime
+from shared.runtime import PeriodicTask, ServiceDefinition, ServiceRuntime
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PeriodicTask:
-    """Work a service's worker repeats, e.g. a clean-up: `run(runtime)` at start, then every
-    `every_seconds`. A service lists its tasks as PERIODIC_TASKS in its app module."""
-
-    name: str
-    every_seconds: float
-    run: Callable[[ServiceRuntime], None]
 
 
 def _prune_sent_events(runtime: ServiceRuntime) -> None:
@@ -34,14 +21,18 @@ def _prune_sent_events(runtime: ServiceRuntime) -> None:
 PRUNE_SENT_EVENTS = PeriodicTask("outbox-pruning", 15 * 60, _prune_sent_events)
 
 
-def periodic_tasks(service: str) -> tuple[PeriodicTask, ...]:
-    own = getattr(importlib.import_module(f"services.{service}.app"), "PERIODIC_TASKS", ())
-    return (PRUNE_SENT_EVENTS, *own)
+def periodic_tasks(definition: ServiceDefinition) -> tuple[PeriodicTask, ...]:
+    return (PRUNE_SENT_EVENTS, *definition.periodic_tasks)
 
 
 class ServiceWorker:
-    def __init__(self, runtime: ServiceRuntime):
+    """`subscriptions`: the event types each service of the system consumes, by service
+    name; the worker declares all their queues at start, so no event published before the
+    other consumers start is lost."""
+
+    def __init__(self, runtime: ServiceRuntime, subscriptions: Mapping[str, Sequence[str]]):
         self.runtime = runtime
+        self.subscriptions = subscriptions
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._consumer: EventConsumer | None = None
@@ -50,7 +41,7 @@ class ServiceWorker:
         settings = self.runtime.settings
         with broker_connection(settings.broker_url) as connection:
             connection.ensure_connection(max_retries=10, interval_start=1, interval_step=1)
-            declare_topology(connection, subscriptions())
+            declare_topology(connection, self.subscriptions)
         handlers = self.runtime.definition.handlers
         if handlers:
             self._consumer = EventConsumer(
@@ -61,7 +52,7 @@ class ServiceWorker:
             )
             self._spawn("consumer", self._consumer.run)
         self._spawn("relay", lambda: self.runtime.relay.run(self._stop))
-        for task in periodic_tasks(self.runtime.name):
+        for task in periodic_tasks(self.runtime.definition):
             self._spawn(task.name, lambda task=task: self._repeat(task))
 
     def wait_until_consuming(self, timeout: float = 10) -> bool:

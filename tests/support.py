@@ -272,7 +272,8 @@ class ServedApp:
 def embedded_loopgate(data_dir, rate_limit: str = "off", **environ: str):
     """A whole embedded Loopgate on a real port, rate limit off unless given, with any other
     LOOPGATE_* settings in `environ`: a CoreFlow with `.system`."""
-    from shared.embedded import EmbeddedSystem, HttpServer
+    from services.system import embedded_system
+    from shared.embedded import HttpServer
     from shared.settings import Settings
 
     settings = Settings.from_env(
@@ -283,7 +284,7 @@ def embedded_loopgate(data_dir, rate_limit: str = "off", **environ: str):
             **environ,
         }
     )
-    system = EmbeddedSystem(settings)
+    system = embedded_system(settings)
     system.start()
     try:
         # On the server `make run` serves with, so tests meet what users meet.

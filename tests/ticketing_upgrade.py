@@ -13,9 +13,9 @@ from alembic.config import Config
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 
+from services.system import definition
 from shared.auth import DEFAULT_ORGANISATION
 from shared.secret_box import SecretBox
-from shared.services import definition
 from shared.tokens import public_key_text
 
 BEFORE = "d58d11cc1695"

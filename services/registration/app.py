@@ -6,16 +6,7 @@ from services.registration import api, handlers, pages
 from services.registration.models import Base, tables
 from shared.http import create_service_app, limit_rate
 from shared.i18n import init_i18n
-from shared.runtime import ServiceDefinition
-from shared.worker import PeriodicTask
-
-DEFINITION = ServiceDefinition(
-    name="registration",
-    metadata=Base.metadata,
-    tables=tables,
-    migrations_dir=Path(__file__).parent / "migrations",
-    handlers=handlers.HANDLERS,
-)
+from shared.runtime import PeriodicTask, ServiceDefinition
 
 PERIODIC_TASKS = (
     PeriodicTask("waitlist-offers", 30, handlers.lapse_waitlist_offers),
@@ -32,3 +23,15 @@ def create_app(settings=None, runtime=None):
     for endpoint in ("registration.register", "pages.register"):
         limit_rate(app, endpoint, rate)
     return app
+
+
+# What the library is handed for this service (services/system.py lists the three).
+DEFINITION = ServiceDefinition(
+    name="registration",
+    metadata=Base.metadata,
+    tables=tables,
+    migrations_dir=Path(__file__).parent / "migrations",
+    handlers=handlers.HANDLERS,
+    app_factory=create_app,
+    periodic_tasks=PERIODIC_TASKS,
+)

@@ -12,16 +12,7 @@ from services.ticketing.models import Base, tables
 from shared.errors import DomainError
 from shared.http import create_service_app, problem
 from shared.i18n import init_i18n
-from shared.runtime import ServiceDefinition
-from shared.worker import PeriodicTask
-
-DEFINITION = ServiceDefinition(
-    name="ticketing",
-    metadata=Base.metadata,
-    tables=tables,
-    migrations_dir=Path(__file__).parent / "migrations",
-    handlers=handlers.HANDLERS,
-)
+from shared.runtime import PeriodicTask, ServiceDefinition
 
 # The worker sends the mail outbox; a new ticket's mail goes within about this many seconds.
 PERIODIC_TASKS = (PeriodicTask("mail-relay", every_seconds=0.5, run=relay_mail),)
@@ -33,6 +24,18 @@ def create_app(settings=None, runtime=None):
     # In place of shared/http.py's handler, which answers the English the rules raise.
     app.register_error_handler(DomainError, problem_in_readers_language)
     return app
+
+
+# What the library is handed for this service (services/system.py lists the three).
+DEFINITION = ServiceDefinition(
+    name="ticketing",
+    metadata=Base.metadata,
+    tables=tables,
+    migrations_dir=Path(__file__).parent / "migrations",
+    handlers=handlers.HANDLERS,
+    app_factory=create_app,
+    periodic_tasks=PERIODIC_TASKS,
+)
 
 
 def problem_in_readers_language(error: DomainError) -> Response:

@@ -1,7 +1,9 @@
 """Names and arguments of every exchange and queue, in one place.
 
 kombu (the services) and pika (the operator's tool) both declare from here, so the
-arguments always match: RabbitMQ refuses a redeclaration with different arguments.
+arguments always match: RabbitMQ refuses a redeclaration with different arguments. Which
+services there are, and the event types each consumes, their caller says (services/system.py
+`subscriptions`).
 """
 
 EVENTS_EXCHANGE = "loopgate.events"
@@ -33,16 +35,3 @@ def queue_arguments(service: str) -> dict:
 
 def dead_letter_queue_arguments() -> dict:
     return {"x-queue-type": "quorum"}
-
-
-SERVICES = ("registration", "ticketing", "checkin")
-
-
-def subscriptions() -> dict[str, list[str]]:
-    """The event types each service consumes: the keys of its handlers are its bindings."""
-    import importlib
-
-    return {
-        service: sorted(importlib.import_module(f"services.{service}.handlers").HANDLERS)
-        for service in SERVICES
-    }

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from services.system import SERVICES, subscriptions
 from shared.bus.broker import broker_connection
 from shared.bus.consumer import dead_letter_queue
 from shared.bus.events import (
@@ -26,7 +27,6 @@ from shared.bus.events import (
     make_envelope,
     read_envelope,
 )
-from shared.bus.topology import SERVICES, subscriptions
 
 DESIGNED_EVENT_TYPES = {
     "event.published",

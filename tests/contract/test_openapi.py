@@ -9,7 +9,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from openapi_spec_validator import validate
 
-from shared.bus.topology import SERVICES
+from services.system import SERVICES
 
 # DESIGN.md "Core flow": every route outside checks use, with its method.
 CORE_FLOW_ROUTES = [

@@ -44,7 +44,7 @@ def pytest_collection_modifyitems(config, items):
 def fuzz_world(tmp_path_factory):
     """One embedded Loopgate on a real port for the whole fuzz run, with real objects in it
     (see fuzzing.populate), and the error log of its requests."""
-    from shared.embedded import EmbeddedSystem
+    from services.system import embedded_system
     from shared.settings import Settings
     from tests.fuzz.fuzzing import TALLIES, WORLD, ErrorLog, populate
     from tests.support import ORGANISER_TOKEN, CoreFlow, ServedApp
@@ -56,7 +56,7 @@ def fuzz_world(tmp_path_factory):
             "LOOPGATE_RATE_LIMIT": "off",
         }
     )
-    system = EmbeddedSystem(settings)
+    system = embedded_system(settings)
     system.start()
     errors = ErrorLog()
     logging.getLogger().addHandler(errors)

@@ -278,9 +278,8 @@ def openapi_documents() -> dict[str, dict]:
     """Each service's OpenAPI document, from its app (no database or broker is touched)."""
     import tempfile
 
-    from shared.bus.topology import SERVICES
+    from services.system import SERVICES, definition
     from shared.runtime import ServiceRuntime
-    from shared.services import app_factory, definition
     from shared.settings import Settings
 
     documents = {}
@@ -291,7 +290,7 @@ def openapi_documents() -> dict[str, dict]:
         for service in SERVICES:
             runtime = ServiceRuntime(definition(service), settings)
             try:
-                app = app_factory(service)(runtime=runtime)
+                app = definition(service).app_factory(runtime=runtime)
                 response = app.test_client().get(f"/api/{service}/openapi.json")
                 assert response.status_code == 200, response.get_data(as_text=True)
                 documents[service] = without_pages(response.get_json())

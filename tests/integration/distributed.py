@@ -15,7 +15,8 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, text
 
-from shared.bus.topology import SERVICES, dead_letter_queue_name, queue_name
+from services.system import SERVICES
+from shared.bus.topology import dead_letter_queue_name, queue_name
 from shared.rabbitmq_admin import connection_parameters
 from tests.support import ORGANISER_TOKEN, free_ports, wait_until
 

@@ -15,9 +15,9 @@ from sqlalchemy.engine import make_url
 
 from services.checkin.app import create_app
 from services.checkin.models import Admission, Scan
+from services.system import definition
 from shared.auth import DEFAULT_ORGANISATION
 from shared.runtime import ServiceRuntime
-from shared.services import definition
 from shared.settings import Settings
 from tests.support import ORGANISER_TOKEN, ServedApp, statements_sent
 from tests.unit.domain_fixtures import Door

@@ -25,9 +25,9 @@ import requests
 from sqlalchemy import select, update
 from werkzeug.test import Client
 
+from services.gateway import create_app as create_gateway
 from services.registration.models import OrganiserSession
 from shared.auth import revoke_token, token_digest
-from shared.gateway import create_app as create_gateway
 from tests.integration.hostile_requests import (
     BEARERS,
     PROBLEM_JSON,

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from services.system import definition
 from shared.auth import DEFAULT_ORGANISATION, ORGANISER, STAFF, Principal, ensure_token
 from shared.runtime import ServiceRuntime
-from shared.services import app_factory, definition
 from shared.settings import Settings
 from shared.tokens import InvalidTicketToken, load_public_key, verify_ticket
 from tests.support import wait_until
@@ -315,7 +315,7 @@ def test_the_mailbox_exists_only_in_embedded_mode_without_an_smtp_server(tmp_pat
         )
         runtime = ServiceRuntime(definition("ticketing"), settings)
         try:
-            client = app_factory("ticketing")(runtime=runtime).test_client()
+            client = definition("ticketing").app_factory(runtime=runtime).test_client()
             response = client.get("/api/ticketing/mailbox")
             assert response.status_code == 404, environment
             assert response.headers["Content-Type"].startswith("application/problem+json")
@@ -324,7 +324,8 @@ def test_the_mailbox_exists_only_in_embedded_mode_without_an_smtp_server(tmp_pat
 
 
 def test_the_mailbox_is_not_shown_to_another_machine(embedded):
-    client = app_factory("ticketing")(runtime=embedded.system.runtimes["ticketing"]).test_client()
+    ticketing = embedded.system.runtimes["ticketing"]
+    client = definition("ticketing").app_factory(runtime=ticketing).test_client()
 
     from_venue_network = client.get(
         "/api/ticketing/mailbox", environ_base={"REMOTE_ADDR": "192.168.1.23"}

@@ -24,10 +24,10 @@ from services.registration import event_admin
 from services.registration import service as registration
 from services.registration.idempotency import Idempotency
 from services.registration.models import Registration
+from services.system import definition
 from shared.auth import ORGANISER, STAFF, Principal, token_digest
 from shared.bus.events import make_envelope, read_envelope
 from shared.runtime import ServiceRuntime
-from shared.services import definition
 from shared.settings import Settings
 from shared.tokens import TicketClaims, new_signing_key, public_key_text, sign_ticket
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from shared.gateway import create_app
+from services.gateway import create_app
 
 ECHOED_HEADERS = (
     "Authorization",

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from kombu import Producer
 from sqlalchemy import func, select
 
+from services.system import definition
 from shared.bus.broker import broker_connection
 from shared.bus.outbox import SENT_EVENTS_KEPT
 from shared.worker import periodic_tasks
@@ -44,4 +45,4 @@ def test_events_sent_over_a_day_ago_are_pruned_and_unsent_ones_kept(desk):
 
 def test_every_service_worker_prunes_its_outbox():
     for service in ("registration", "ticketing", "checkin"):
-        assert "outbox-pruning" in [task.name for task in periodic_tasks(service)]
+        assert "outbox-pruning" in [task.name for task in periodic_tasks(definition(service))]

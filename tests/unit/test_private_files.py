@@ -1,9 +1,10 @@
-"""At start, `loopgate run`, `worker` and `migrate` make the data dir private (shared/cli.py):
-whatever an earlier run under a loose umask left there becomes readable by its user only."""
+"""At start, `loopgate run`, `worker` and `migrate` make the data dir private
+(shared/private_files.py): whatever an earlier run under a loose umask left there becomes
+readable by its user only."""
 
 import stat
 
-from shared.cli import make_private
+from shared.private_files import make_private
 
 
 def mode(path) -> int:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.registration import event_admin
 from services.registration.models import Registration
+from services.system import subscriptions
 from shared.worker import ServiceWorker
 from tests.support import wait_until
 from tests.unit.domain_fixtures import NORTHWIND
@@ -27,7 +28,7 @@ def test_the_worker_lapses_overdue_offers_and_erases_data_past_retention(desk):
         offered.offer_expires_at = datetime.now(UTC) - timedelta(seconds=1)
         session.commit()
 
-    worker = ServiceWorker(desk.runtime)
+    worker = ServiceWorker(desk.runtime, subscriptions())
     worker.start()
     try:
         wait_until(lambda: desk.current(grace).status == "offer_expired", 10, "the offer to lapse")

@@ -12,12 +12,12 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from services.system import definition
 from services.ticketing.calendar_file import CalendarEvent, calendar_file
 from services.ticketing.mail import outbox as mail_outbox
 from services.ticketing.mail.relay import MailRelay
 from services.ticketing.ticket_secrets import url_key
 from shared.runtime import ServiceRuntime
-from shared.services import definition
 from shared.settings import Settings
 from tests.support import Inbox, free_ports, smtp_server
 from tests.unit.ticketing_fixtures import SHOW_ENDS, SHOW_STARTS, BoxOffice

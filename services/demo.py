@@ -7,16 +7,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from services.registration import event_admin
+from services.registration.models import Event
 from shared.auth import DEFAULT_ORGANISATION, ORGANISER, Principal
 
 DEMO_TITLE = "Harbour Lights Innovation Showcase 港深創科展"
 
 
 def seed_demo_showcase(system, organiser_token: str) -> str:
-    """Create and publish the demo showcase once; return its id."""
-    from services.registration import event_admin
-    from services.registration.models import Event
-
+    """Create and publish the demo showcase once (in the embedded system's registration);
+    return its id."""
     runtime = system.runtimes["registration"]
     with runtime.session_factory() as session:
         existing = session.scalar(select(Event.id).where(Event.title == DEMO_TITLE))

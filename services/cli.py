@@ -9,13 +9,11 @@ import tempfile
 import threading
 from pathlib import Path
 
-from shared.bus.topology import SERVICES
+from services.system import SERVICES
+from shared.private_files import PRIVATE_UMASK, make_private
 
 log = logging.getLogger("loopgate")
 
-# Whatever a Loopgate process writes (databases, mail, keys, tokens, metrics) only its own
-# user may read: no group or other bits.
-PRIVATE_UMASK = 0o077
 # The commands that write to the data dir.
 WRITING_COMMANDS = {"run", "migrate", "worker"}
 
@@ -62,23 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     return COMMANDS[args.command](settings, args) or 0
 
 
-def make_private(data_dir: Path) -> None:
-    """The data dir and all in it readable by this user only, whatever earlier runs (under
-    another umask) left: folders 0700, files 0600."""
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    data_dir.chmod(0o700)
-    for path in data_dir.rglob("*"):
-        # A link is the operator's choice, and chmod would change what it points to.
-        if not path.is_symlink():
-            path.chmod(0o700 if path.is_dir() else 0o600)
-
-
 def _run(settings, args) -> int:
+    from services.system import embedded_system
     from shared.embedded import serve
 
     def announce(system, url: str) -> None:
+        from services.demo import seed_demo_showcase
         from shared.auth import bootstrap_organiser_token
-        from shared.demo import seed_demo_showcase
 
         token = bootstrap_organiser_token(settings.bootstrap_token, settings.data_dir)
         showcase = seed_demo_showcase(system, token)
@@ -102,13 +90,13 @@ def _run(settings, args) -> int:
         )
 
     _stop_on_sigterm()
-    serve(settings, announce)
+    serve(embedded_system(settings), announce)
     return 0
 
 
 def _migrate(settings, args) -> int:
+    from services.system import definition, subscriptions
     from shared.runtime import ServiceRuntime
-    from shared.services import definition
 
     for name in args.services or SERVICES:
         runtime = ServiceRuntime(definition(name), settings)
@@ -117,7 +105,6 @@ def _migrate(settings, args) -> int:
         print(f"{name}: database migrated")
         _reset_metrics_dir(settings.data_dir / "metrics" / name)
     if settings.broker_url.startswith("amqp"):
-        from shared.bus.topology import subscriptions
         from shared.rabbitmq_admin import declare_topology
 
         for line in declare_topology(settings.broker_url, subscriptions()):
@@ -135,12 +122,12 @@ def _reset_metrics_dir(directory: Path) -> None:
 
 
 def _worker(settings, args) -> int:
+    from services.system import definition, subscriptions
     from shared.runtime import ServiceRuntime
-    from shared.services import definition
     from shared.worker import ServiceWorker
 
     runtime = ServiceRuntime(definition(args.service), settings)
-    worker = ServiceWorker(runtime)
+    worker = ServiceWorker(runtime, subscriptions())
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
@@ -155,8 +142,8 @@ def _make_migration(settings, args) -> int:
     from alembic import command
     from alembic.config import Config
 
+    from services.system import definition
     from shared.db import create_database_engine, migrate
-    from shared.services import definition
 
     service = definition(args.service)
     with tempfile.TemporaryDirectory() as scratch:
@@ -172,8 +159,8 @@ def _make_migration(settings, args) -> int:
 
 
 def _topology(settings, args) -> int:
+    from services.system import subscriptions
     from shared import rabbitmq_admin
-    from shared.bus.topology import subscriptions
 
     if args.action == "declare":
         for line in rabbitmq_admin.declare_topology(settings.broker_url, subscriptions()):
