@@ -62,6 +62,8 @@ translations: install
 		$(BIN)/pybabel -q compile -d $$dir || exit 1; \
 	done
 
+## lint: ruff, then the import contracts that hold the layers (pyproject.toml [tool.importlinter])
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
