@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.checkin.models import CheckinList, Device, EventInfo, PairingCode
 from shared.auth import STAFF, Principal, new_token, revoke_token, store_token, token_digest
-from shared.errors import NotFound
+from shared.errors import N_, NotFound
 
 PAIRING_CODE_LIFETIME = timedelta(minutes=10)
 # No 0/O, 1/I/L: read off a screen and typed on a phone.
@@ -67,7 +67,7 @@ def redeem_pairing_code(
         .execution_options(synchronize_session=False)
     )
     if used.rowcount != 1:
-        raise NotFound("This pairing code is unknown, used or expired; ask for a new one.")
+        raise NotFound(N_("This pairing code is unknown, used or expired; ask for a new one."))
     pairing = session.get(PairingCode, digest)
     token = new_token()
     store_token(session, tokens, token, Principal(STAFF, pairing.organisation_id, pairing.event_id))
@@ -111,5 +111,5 @@ def revoke_device(session: Session, tokens: Table, device: Device, now: datetime
 def organised_device(session: Session, principal: Principal, device_id: str) -> Device:
     device = session.get(Device, device_id)
     if device is None or device.organisation_id != principal.organisation_id:
-        raise NotFound("No such device.")
+        raise NotFound(N_("No such device."))
     return device

@@ -12,7 +12,7 @@ from functools import partial
 from typing import NamedTuple
 
 from services.checkin.door_keys import DoorKey
-from services.checkin.lists import EntryRule, may_scan_for
+from services.checkin.lists import NO_SUCH_LIST, EntryRule, may_scan_for
 from services.checkin.scan_records import (
     OUT,
     CheckedCode,
@@ -26,11 +26,9 @@ from services.checkin.scan_records import (
     Verdict,
 )
 from shared.auth import Principal, token_digest
-from shared.errors import N_, NotFound
+from shared.errors import NotFound
 from shared.models import new_id
 from shared.tokens import InvalidTicketToken, ReadToken, verify_read_ticket
-
-NO_SUCH_LIST = N_("No such check-in list.")
 
 
 def checked_code(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from services.checkin.models import CheckinList, EventInfo, Scan
 from services.checkin.scan_records import DoorEvent
 from shared.auth import STAFF, Principal
-from shared.errors import Conflict, InvalidRequest, NotFound
+from shared.errors import N_, Conflict, InvalidRequest, NotFound
 
 DEFAULT_LIST_NAME = "Main entrance"
 
@@ -21,6 +21,8 @@ UNLIMITED = "unlimited"
 REENTRY_POLICIES = (ONCE, DAILY, UNLIMITED)
 
 LIST_FIELDS = ("name", "ticket_type_ids", "session_id", "opens_at", "closes_at", "reentry")
+
+NO_SUCH_LIST = N_("No such check-in list.")
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def organised_event(session: Session, principal: Principal, event_id: str) -> Ev
     """The event if the caller may work its doors; another organisation's answers 404."""
     event = session.get(EventInfo, event_id)
     if not may_scan_for(principal, event):
-        raise NotFound("No such event.")
+        raise NotFound(N_("No such event."))
     return event
 
 
@@ -76,7 +78,7 @@ def reachable_list(session: Session, principal: Principal, list_id: str) -> Chec
     if checkin_list is None or not may_scan_for(
         principal, session.get(EventInfo, checkin_list.event_id)
     ):
-        raise NotFound("No such check-in list.")
+        raise NotFound(NO_SUCH_LIST)
     return checkin_list
 
 
@@ -117,10 +119,10 @@ def update_list(checkin_list: CheckinList, event: EventInfo, fields: dict) -> Ch
 
 def delete_list(session: Session, checkin_list: CheckinList) -> None:
     if checkin_list.is_default:
-        raise Conflict("The event's default list cannot be deleted; narrow it instead.")
+        raise Conflict(N_("The event's default list cannot be deleted; narrow it instead."))
     scanned = session.scalars(select(Scan.scan_id).where(Scan.list_id == checkin_list.id)).first()
     if scanned:
-        raise Conflict("This list has scans; it stays so that they keep their gate.")
+        raise Conflict(N_("This list has scans; it stays so that they keep their gate."))
     session.delete(checkin_list)
 
 
@@ -130,7 +132,7 @@ def _apply(checkin_list: CheckinList, event: EventInfo, fields: dict) -> None:
         unknown = sorted(set(type_ids) - set(event.ticket_type_names or {}))
         if unknown:
             raise InvalidRequest(
-                "Not a ticket type of this event.", errors={"ticket_type_ids": unknown}
+                N_("Not a ticket type of this event."), errors={"ticket_type_ids": unknown}
             )
         fields = {**fields, "ticket_type_ids": type_ids}
     for name in LIST_FIELDS:
@@ -142,7 +144,7 @@ def _apply(checkin_list: CheckinList, event: EventInfo, fields: dict) -> None:
         and checkin_list.closes_at <= checkin_list.opens_at
     ):
         raise InvalidRequest(
-            "The entry window closes before it opens.",
+            N_("The entry window closes before it opens."),
             errors={"closes_at": ["Must be after opens_at."]},
         )
 

@@ -17,7 +17,7 @@ from services.checkin.scan_records import ScanRequest
 from shared.auth import Principal
 from shared.bus.outbox import forget_attendees
 from shared.db import UnitOfWork
-from shared.errors import Conflict, NotFound
+from shared.errors import N_, Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def _record(uow, principal, requests, now, offline: bool) -> list[dict]:
             # Another door recorded first (or the scan id was seen before); judge again
             # against what is recorded now.
             log.info("scan judged again after losing a race: %s", type(race).__name__)
-    raise Conflict("Other doors kept changing these tickets; send the scans again.")
+    raise Conflict(N_("Other doors kept changing these tickets; send the scans again."))
 
 
 # --- the roster, kept from the bus -------------------------------------------------------
@@ -108,11 +108,11 @@ def erase_attendee(uow: UnitOfWork, data: dict) -> None:
 def roster_ticket(session: Session, principal: Principal, ticket_id: str) -> roster.TicketAtTheDoor:
     ticket = session.get(RosterTicket, ticket_id)
     if ticket is None:
-        raise NotFound("No such ticket in the check-in roster.")
+        raise NotFound(N_("No such ticket in the check-in roster."))
     try:
         event = lists.organised_event(session, principal, ticket.event_id)
     except NotFound:
-        raise NotFound("No such ticket in the check-in roster.") from None
+        raise NotFound(N_("No such ticket in the check-in roster.")) from None
     return roster.ticket_record(session, ticket, event)
 
 
