@@ -5,14 +5,13 @@ translations` extracts them; the API answers them as they are, the pages look ea
 the reader's language.
 """
 
-# The languages of shared/i18n.py (which needs Flask, so the rules cannot import it); a test
-# holds the two lists together.
-LANGUAGES = ("en", "zh_Hant_HK", "zh_Hans_CN")
-DEFAULT_LANGUAGE = LANGUAGES[0]
+from shared.errors import N_
+from shared.languages import ENGLISH, LOCALES
 
+LANGUAGES = LOCALES
+DEFAULT_LANGUAGE = ENGLISH
 
-def N_(message: str) -> str:  # noqa: N802 (the gettext convention for "translate later")
-    return message
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "localised"]
 
 
 def localised(default: str, translations: dict, locale: str, key: str) -> str:

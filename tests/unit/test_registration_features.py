@@ -13,9 +13,7 @@ from sqlalchemy import select
 
 from services.registration import event_admin, personal_data, places, service
 from services.registration.models import ConsentRecord, Registration, SessionPlace
-from services.registration.wording import LANGUAGES
 from shared.errors import Conflict, InvalidRequest, NotFound
-from shared.i18n import LOCALES
 from tests.unit.domain_fixtures import NORTHWIND, SOUTHWIND
 
 pytest_plugins = ["tests.unit.domain_fixtures"]
@@ -65,10 +63,6 @@ def add_question(desk, event, kind, label="Question?", **fields):
     return event_admin.add_question(
         desk.uow(), NORTHWIND, event.id, {"kind": kind, "label": label, **fields}
     )
-
-
-def test_the_rules_speak_the_languages_the_pages_offer():
-    assert LANGUAGES == LOCALES
 
 
 # --- the event's life cycle ------------------------------------------------------------------

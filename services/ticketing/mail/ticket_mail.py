@@ -31,7 +31,7 @@ from services.ticketing.calendar_file import CalendarEvent, calendar_file
 from services.ticketing.models import EventInfo, Ticket
 from services.ticketing.qr_codes import QrImages
 from services.ticketing.ticket_view import ticket_view
-from shared.i18n import ENGLISH, locale_from_tag
+from shared.languages import ENGLISH, locale_from_tag
 
 # The service's folder: the mail reads the pages' templates and catalogues.
 SERVICE_DIR = Path(__file__).parents[1]
