@@ -27,6 +27,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_smorest import Api
@@ -372,7 +373,10 @@ def _database_unavailable(error: OperationalError) -> Response:
 
 
 def _domain_error(error: DomainError) -> Response:
-    return problem(error.status, error.detail, error.slug, **error.extra)
+    """A domain error as problem+json, its detail (marked with N_ by the rules) in the
+    reader's language (shared/i18n.py), as every service's pages speak it."""
+    detail = gettext(error.detail) if error.detail else error.detail
+    return problem(error.status, detail, error.slug, **error.extra)
 
 
 def _unexpected_error(error: Exception) -> Response:

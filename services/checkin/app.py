@@ -3,14 +3,10 @@ dashboard pages."""
 
 from pathlib import Path
 
-from flask import Response
-from flask_babel import gettext
-
 from services.checkin import api, handlers, pages
 from services.checkin.compressed_uploads import GzipRequestBodies
 from services.checkin.models import Base, tables
-from shared.errors import DomainError
-from shared.http import create_service_app, limit_rate, per_bearer_token, problem
+from shared.http import create_service_app, limit_rate, per_bearer_token
 from shared.i18n import init_i18n
 from shared.runtime import ServiceDefinition
 
@@ -22,7 +18,6 @@ def create_app(settings=None, runtime=None):
     app.register_blueprint(pages.blueprint, url_prefix="/api/checkin")
     init_i18n(app, Path(__file__).parent / "translations")
     # In place of shared/http.py's handler, which answers the English the rules raise.
-    app.register_error_handler(DomainError, problem_in_readers_language)
     settings = app.extensions["loopgate"].settings
     # Pairing needs no token, so guessing codes is slowed down per client address.
     limit_rate(app, "checkin.redeem_pairing_code", settings.rate_limit)
@@ -31,11 +26,6 @@ def create_app(settings=None, runtime=None):
         limit_rate(app, "checkin.search_tickets", DOOR_SEARCH_RATE, per=per_bearer_token)
     app.wsgi_app = GzipRequestBodies(app.wsgi_app)
     return app
-
-
-def problem_in_readers_language(error: DomainError) -> Response:
-    """A domain error as problem+json, its detail in the reader's language (shared/i18n.py)."""
-    return problem(error.status, gettext(error.detail), error.slug, **error.extra)
 
 
 # What the library is handed for this service (services/system.py lists the three).

@@ -3,14 +3,10 @@ signing keys."""
 
 from pathlib import Path
 
-from flask import Response
-from flask_babel import gettext
-
 from services.ticketing import api, handlers, pages
 from services.ticketing.mail.relay import relay_mail
 from services.ticketing.models import Base, tables
-from shared.errors import DomainError
-from shared.http import create_service_app, problem
+from shared.http import create_service_app
 from shared.i18n import init_i18n
 from shared.runtime import PeriodicTask, ServiceDefinition
 
@@ -22,7 +18,6 @@ def create_app(settings=None, runtime=None):
     app = create_service_app(DEFINITION, [api.blp, pages.blp], __name__, settings, runtime)
     init_i18n(app, Path(__file__).parent / "translations")
     # In place of shared/http.py's handler, which answers the English the rules raise.
-    app.register_error_handler(DomainError, problem_in_readers_language)
     return app
 
 
@@ -36,8 +31,3 @@ DEFINITION = ServiceDefinition(
     app_factory=create_app,
     periodic_tasks=PERIODIC_TASKS,
 )
-
-
-def problem_in_readers_language(error: DomainError) -> Response:
-    """A domain error as problem+json, its detail in the reader's language (shared/i18n.py)."""
-    return problem(error.status, gettext(error.detail), error.slug, **error.extra)
