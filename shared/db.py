@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Delete, Insert, Table, bindparam, create_engine, event, text
+from sqlalchemy import Insert, Table, bindparam, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -188,11 +188,6 @@ def _insert_into(table: Table) -> Insert:
 
 
 @lru_cache(maxsize=256)
-def _delete_by_id(table: Table) -> Delete:
-    return table.delete().where(table.c.id == bindparam("id"))
-
-
-@lru_cache(maxsize=256)
 def _insert_together(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> Insert:
     """One INSERT for rows of these tables and columns, built once per shape (building it
     costs more than running it)."""
@@ -210,15 +205,94 @@ def _insert_together(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> Insert
     return statement
 
 
-class UnitOfWork:
-    """One database transaction: `with uow: ...; uow.commit()`. Leaving without commit rolls back.
+class _Open:
+    """What one open transaction holds until it commits: its session, the rows and events
+    staged for its commit, and what to run after it."""
 
-    Events published inside go to the outbox in the same transaction, so a state change and
-    its event are stored together or not at all. Rows staged with insert_at_commit and
-    events with publish_at_commit are inserted at commit, in one statement where the
-    database allows (insert_rows).
+    __slots__ = ("session", "staged", "events", "on_commit")
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.staged: list[tuple[Table, list[dict]]] = []
+        # Whether it wrote or staged an event: its commit then wakes the outbox relay.
+        self.events = False
+        self.on_commit: list[Callable[[], None]] = []
+
+
+class Transaction:
+    """An open database transaction, as the code working inside it sees it: its `session`,
+    the one way to write an event (`publish`) and the one way to stage rows (`stage`). It
+    has no commit: whoever opened the transaction commits it.
+
+    A consumer's function receives one from shared/bus/inbox.py process_once, which opened
+    the transaction and commits it once the function returns. A route's service function
+    receives a UnitOfWork, a Transaction it begins and commits itself, and hands it on as a
+    Transaction to what it calls.
+
+    Events and staged rows are inserted together at the commit, in one statement where the
+    database allows (insert_rows): a door scan's admission, scan and event cost one round
+    trip on PostgreSQL. flush() inserts them earlier, which only a caller that must keep a
+    later row lock short needs (services/registration/service.py, _announce_then_take_place).
 
     `secret_box` is what the service seals the secrets it stores with (the runtime's).
+    """
+
+    def __init__(self, outbox_rows, secret_box: SecretBox | None, opened: _Open | None = None):
+        self._outbox_rows = outbox_rows
+        self.secret_box = secret_box
+        self._open = opened
+
+    @property
+    def session(self) -> Session:
+        return self._open.session if self._open is not None else None
+
+    @property
+    def outbox_table(self) -> Table:
+        return self._outbox_rows.table
+
+    def publish(self, event_type: str, *data: dict) -> list[str]:
+        """Write events of one type, each checked against its contract now, to the outbox
+        with this transaction's other changes; their envelope ids. Many at once (an offline
+        batch of 10,000 scans) are checked in one pass (OutboxRows.rows)."""
+        if not data:
+            return []
+        correlation_id = current_correlation_id()
+        if len(data) == 1:
+            rows = [self._outbox_rows.row(event_type, data[0], correlation_id)]
+        else:
+            rows = self._outbox_rows.rows(event_type, list(data), correlation_id)
+        self.stage(self._outbox_rows.table, rows)
+        self._open.events = True
+        return [row["id"] for row in rows]
+
+    def stage(self, table: Table, rows: list[dict]) -> None:
+        """Insert `rows` into `table` with this transaction's events (rows of one table
+        have the same columns)."""
+        self._open.staged.append((table, rows))
+
+    def flush(self) -> None:
+        """Send what this transaction holds so far, inside it: the ORM's pending changes,
+        then the staged rows and events. The commit sends whatever comes after."""
+        opened = self._open
+        # What the ORM holds first: a staged row may refer to it.
+        opened.session.flush()
+        if opened.staged:
+            insert_rows(opened.session.connection(), opened.staged)
+            opened.staged = []
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once this transaction has committed (never if it rolls back)."""
+        self._open.on_commit.append(action)
+
+
+class UnitOfWork(Transaction):
+    """A transaction that its holder begins and commits: what a route's service function
+    receives. `with uow: ...; uow.commit()`; leaving without commit rolls back. Inside, it is
+    the Transaction that the functions it calls receive; `transaction` is the same open
+    transaction without the power to commit, which process_once hands to a consumer.
+
+    What is published inside goes to the outbox in the same transaction, so a state change
+    and its event are stored together or not at all.
     """
 
     def __init__(
@@ -228,79 +302,37 @@ class UnitOfWork:
         after_commit: Callable[[], None] = lambda: None,
         secret_box: SecretBox | None = None,
     ):
+        super().__init__(outbox_rows, secret_box)
         self._session_factory = session_factory
-        self._outbox_rows = outbox_rows
         self._after_commit = after_commit
-        self.secret_box = secret_box
-        self.session: Session | None = None
 
     def __enter__(self) -> "UnitOfWork":
-        self.session = self._session_factory()
-        self._staged: list[tuple[Table, list[dict]]] = []
-        self._published = False
-        self._on_commit: list[Callable[[], None]] = []
+        self._open = _Open(self._session_factory())
         return self
 
     def __exit__(self, *exc_info) -> None:
         # close() rolls back what was not committed and, unlike rollback(), leaves loaded
         # objects readable for the caller to return.
-        self.session.close()
-        self.session = None
+        self._open.session.close()
+        self._open = None
 
     @property
-    def outbox_table(self) -> Table:
-        return self._outbox_rows.table
-
-    def on_commit(self, action: Callable[[], None]) -> None:
-        """Run `action` once this transaction has committed (never if it rolls back)."""
-        self._on_commit.append(action)
-
-    def insert_at_commit(self, table: Table, rows: list[dict]) -> None:
-        """Insert `rows` into `table` when the transaction commits, with its events."""
-        self._staged.append((table, rows))
-
-    def publish(self, event_type: str, data: dict) -> str:
-        """Store the event in this transaction now (before a row lock that is to be held
-        only until the commit, say); its envelope id."""
-        row = self._outbox_rows.row(event_type, data, current_correlation_id())
-        insert_rows(self.session.connection(), [(self._outbox_rows.table, [row])])
-        self._published = True
-        return row["id"]
-
-    def publish_at_commit(self, event_type: str, data: dict) -> None:
-        """Store the event when the transaction commits, with the rows of insert_at_commit."""
-        row = self._outbox_rows.row(event_type, data, current_correlation_id())
-        self.insert_at_commit(self._outbox_rows.table, [row])
-        self._published = True
-
-    def withdraw(self, envelope_id: str) -> None:
-        """Take back an event publish() stored in this transaction (before it commits)."""
-        self.session.connection().execute(
-            _delete_by_id(self._outbox_rows.table), {"id": envelope_id}
-        )
-
-    def publish_many(self, event_type: str, items: list[dict]) -> None:
-        """Many events of one type at commit (see OutboxRows.rows)."""
-        rows = self._outbox_rows.rows(event_type, items, current_correlation_id())
-        self.insert_at_commit(self._outbox_rows.table, rows)
-        self._published = bool(items) or self._published
+    def transaction(self) -> Transaction:
+        """The open transaction, for code that works in it and must not commit it."""
+        return Transaction(self._outbox_rows, self.secret_box, self._open)
 
     def commit(self) -> None:
-        if self._staged:
-            # What the ORM holds first: a staged row may refer to it.
-            self.session.flush()
-            insert_rows(self.session.connection(), self._staged)
-            self._staged = []
-        self.session.commit()
-        if self._published:
+        self.flush()
+        opened = self._open
+        opened.session.commit()
+        if opened.events:
             self._after_commit()
-            self._published = False
-        actions, self._on_commit = self._on_commit, []
+            opened.events = False
+        actions, opened.on_commit = opened.on_commit, []
         for action in actions:
             action()
 
     def rollback(self) -> None:
-        self.session.rollback()
-        self._staged = []
-        self._published = False
-        self._on_commit = []
+        opened = self._open
+        opened.session.rollback()
+        opened.staged, opened.events, opened.on_commit = [], False, []

@@ -1,25 +1,25 @@
 from services.checkin import service
-from shared.db import UnitOfWork
+from shared.db import Transaction
 
 
-def on_event_changed(uow: UnitOfWork, data: dict) -> None:
-    service.record_event(uow, data)
+def on_event_changed(tx: Transaction, data: dict) -> None:
+    service.record_event(tx, data)
 
 
-def on_ticket_issued(uow: UnitOfWork, data: dict) -> None:
-    service.add_to_roster(uow, data)
+def on_ticket_issued(tx: Transaction, data: dict) -> None:
+    service.add_to_roster(tx, data)
 
 
-def on_ticket_revoked(uow: UnitOfWork, data: dict) -> None:
-    service.revoke(uow, data)
+def on_ticket_revoked(tx: Transaction, data: dict) -> None:
+    service.revoke(tx, data)
 
 
-def on_signing_key_retired(uow: UnitOfWork, data: dict) -> None:
-    service.retire_key(uow, data)
+def on_signing_key_retired(tx: Transaction, data: dict) -> None:
+    service.retire_key(tx, data)
 
 
-def on_registration_erased(uow: UnitOfWork, data: dict) -> None:
-    service.erase_attendee(uow, data)
+def on_registration_erased(tx: Transaction, data: dict) -> None:
+    service.erase_attendee(tx, data)
 
 
 HANDLERS = {

@@ -16,7 +16,7 @@ from services.checkin.models import CheckinList, Device, RosterTicket
 from services.checkin.scan_records import ScanRequest
 from shared.auth import Principal
 from shared.bus.outbox import forget_attendees
-from shared.db import UnitOfWork
+from shared.db import Transaction, UnitOfWork
 from shared.errors import N_, Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -65,13 +65,10 @@ def _record(uow, principal, requests, now, offline: bool) -> list[dict]:
                     # it is not, and the retry then looks the first answer up.
                     look_up_scan_ids=offline or attempt > 0,
                 )
+                # Inserted at the commit, on PostgreSQL in one statement with the events.
                 for table, rows in outcome.new_rows:
-                    uow.insert_at_commit(table, rows)
-                if offline:
-                    uow.publish_many("checkin.recorded", outcome.recorded)
-                else:
-                    for data in outcome.recorded:
-                        uow.publish_at_commit("checkin.recorded", data)
+                    uow.stage(table, rows)
+                uow.publish("checkin.recorded", *outcome.recorded)
                 uow.commit()
                 return outcome.answers
         except (IntegrityError, scanning.LostRace) as race:
@@ -84,25 +81,28 @@ def _record(uow, principal, requests, now, offline: bool) -> list[dict]:
 # --- the roster, kept from the bus -------------------------------------------------------
 
 
-def record_event(uow: UnitOfWork, data: dict) -> None:
-    roster.record_event(uow.session, data)
+# Each runs in the consumer's transaction (shared/bus/inbox.py process_once), which commits.
 
 
-def add_to_roster(uow: UnitOfWork, data: dict) -> None:
-    roster.add_to_roster(uow.session, data)
+def record_event(tx: Transaction, data: dict) -> None:
+    roster.record_event(tx.session, data)
 
 
-def revoke(uow: UnitOfWork, data: dict) -> None:
-    roster.revoke(uow.session, data)
+def add_to_roster(tx: Transaction, data: dict) -> None:
+    roster.add_to_roster(tx.session, data)
 
 
-def retire_key(uow: UnitOfWork, data: dict) -> None:
-    roster.retire_key(uow.session, data)
+def revoke(tx: Transaction, data: dict) -> None:
+    roster.revoke(tx.session, data)
 
 
-def erase_attendee(uow: UnitOfWork, data: dict) -> None:
-    roster.erase_attendee(uow.session, data)
-    forget_attendees(uow, [str(data["registration_id"])])
+def retire_key(tx: Transaction, data: dict) -> None:
+    roster.retire_key(tx.session, data)
+
+
+def erase_attendee(tx: Transaction, data: dict) -> None:
+    roster.erase_attendee(tx.session, data)
+    forget_attendees(tx, [str(data["registration_id"])])
 
 
 def roster_ticket(session: Session, principal: Principal, ticket_id: str) -> roster.TicketAtTheDoor:

@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from services.registration.models import CONFIRMED, WAITLISTED, Event, Registration, TicketType
-from shared.db import UnitOfWork
+from shared.db import Transaction
 
 
 def ids(registration: Registration) -> dict:
@@ -14,10 +14,10 @@ def ids(registration: Registration) -> dict:
     }
 
 
-def announce_status(uow: UnitOfWork, registration: Registration) -> str | None:
+def announce_status(tx: Transaction, registration: Registration) -> str | None:
     """Tell the bus a registration is now confirmed or waitlisted; the event's envelope id."""
     if registration.status == CONFIRMED:
-        return uow.publish(
+        (envelope_id,) = tx.publish(
             "registration.confirmed",
             {
                 **ids(registration),
@@ -29,30 +29,32 @@ def announce_status(uow: UnitOfWork, registration: Registration) -> str | None:
                 "manage_token_sha256": registration.manage_token_sha256,
             },
         )
+        return envelope_id
     if registration.status == WAITLISTED:
-        return uow.publish("registration.waitlisted", ids(registration))
+        (envelope_id,) = tx.publish("registration.waitlisted", ids(registration))
+        return envelope_id
     return None
 
 
-def announce_promoted(uow: UnitOfWork, registration: Registration) -> None:
-    uow.publish("registration.promoted", ids(registration))
+def announce_promoted(tx: Transaction, registration: Registration) -> None:
+    tx.publish("registration.promoted", ids(registration))
 
 
 def announce_cancelled(
-    uow: UnitOfWork, registration: Registration, previous_status: str, reason: str
+    tx: Transaction, registration: Registration, previous_status: str, reason: str
 ) -> None:
-    uow.publish(
+    tx.publish(
         "registration.cancelled",
         {**ids(registration), "previous_status": previous_status, "reason": reason},
     )
 
 
-def announce_event(uow: UnitOfWork, event_type: str, event: Event) -> None:
+def announce_event(tx: Transaction, event_type: str, event: Event) -> None:
     """event.published or event.updated, with the event's ticket types."""
-    ticket_types = uow.session.scalars(
+    ticket_types = tx.session.scalars(
         select(TicketType).where(TicketType.event_id == event.id).order_by(TicketType.name)
     )
-    uow.publish(
+    tx.publish(
         event_type,
         {
             "event_id": event.id,

@@ -1,11 +1,11 @@
 from services.registration import idempotency, personal_data, places, service
-from shared.db import UnitOfWork
+from shared.db import Transaction
 from shared.runtime import ServiceRuntime
 
 
-def on_checkin_recorded(uow: UnitOfWork, data: dict) -> None:
+def on_checkin_recorded(tx: Transaction, data: dict) -> None:
     if data["verdict"] == "ok" and data["direction"] == "in":
-        service.record_arrival(uow, str(data["registration_id"]), data["scanned_at"])
+        service.record_arrival(tx, str(data["registration_id"]), data["scanned_at"])
 
 
 HANDLERS = {"checkin.recorded": on_checkin_recorded}

@@ -61,8 +61,8 @@ def erase_after_retention(uow: UnitOfWork, now: datetime | None = None) -> list[
             ).all()
             forget_event(uow.session, event.id)
             forget_attendees(uow, erased)
-            uow.publish_many(
-                "registration.erased", [_erased(erased_id, event.id) for erased_id in erased]
+            uow.publish(
+                "registration.erased", *[_erased(erased_id, event.id) for erased_id in erased]
             )
             event.personal_data_erased_at = now
         uow.commit()

@@ -32,7 +32,7 @@ from services.registration.models import (
     SessionPlace,
     TicketType,
 )
-from shared.db import UnitOfWork
+from shared.db import Transaction, UnitOfWork
 
 
 def _taking(model, limit):
@@ -82,34 +82,34 @@ def take_seats(session: Session, places: list[SessionPlace]) -> None:
 
 
 def confirm(
-    uow: UnitOfWork, registration: Registration, places: list[SessionPlace] | None = None
+    tx: Transaction, registration: Registration, places: list[SessionPlace] | None = None
 ) -> None:
     """The registration holds a place: seat it in its sessions (`places`, when the caller
     has them at hand) and announce it."""
     registration.status = CONFIRMED
     registration.offer_expires_at = None
-    take_seats(uow.session, places_of(uow.session, registration.id) if places is None else places)
-    announce_status(uow, registration)
+    take_seats(tx.session, places_of(tx.session, registration.id) if places is None else places)
+    announce_status(tx, registration)
 
 
-def fill_from_waitlist(uow: UnitOfWork, event: Event, ticket_type_id: str, now: datetime):
+def fill_from_waitlist(tx: Transaction, event: Event, ticket_type_id: str, now: datetime):
     """Give free places of the ticket type to the waitlist, first come first served."""
     while event.status != CANCELLED_EVENT:
         waiting = _first_in_line(
-            uow.session,
+            tx.session,
             Registration,
             Registration.ticket_type_id == ticket_type_id,
             Registration.created_at,
         )
-        if waiting is None or not take_place(uow.session, ticket_type_id):
+        if waiting is None or not take_place(tx.session, ticket_type_id):
             return
-        announce_promoted(uow, waiting)
+        announce_promoted(tx, waiting)
         if event.waitlist_claim_minutes:
             waiting.status = OFFERED
             waiting.offer_expires_at = now + timedelta(minutes=event.waitlist_claim_minutes)
         else:
-            confirm(uow, waiting)
-        uow.session.flush()
+            confirm(tx, waiting)
+        tx.session.flush()
 
 
 def expire_offers(uow: UnitOfWork, now: datetime | None = None) -> int:
@@ -130,18 +130,21 @@ def expire_offers(uow: UnitOfWork, now: datetime | None = None) -> int:
         return len(lapsed)
 
 
-def leave(uow: UnitOfWork, registration: Registration, status: str, reason: str, now: datetime):
+def leave(tx: Transaction, registration: Registration, status: str, reason: str, now: datetime):
     """End a live registration with `status`, announce it, and pass what it held on to the
     waitlists."""
     previous_status = registration.status
-    announce_cancelled(uow, registration, previous_status, reason)
+    announce_cancelled(tx, registration, previous_status, reason)
+    # Written now: the release below takes the counter's row lock, held until the commit,
+    # which registrations of the ticket type queue for.
+    tx.flush()
     registration.status = status
     registration.offer_expires_at = None
     if previous_status in HOLDING_A_PLACE:
-        _release(uow.session, TicketType, registration.ticket_type_id)
-        event = uow.session.get(Event, registration.event_id)
-        fill_from_waitlist(uow, event, registration.ticket_type_id, now)
-    _leave_sessions(uow.session, registration)
+        _release(tx.session, TicketType, registration.ticket_type_id)
+        event = tx.session.get(Event, registration.event_id)
+        fill_from_waitlist(tx, event, registration.ticket_type_id, now)
+    _leave_sessions(tx.session, registration)
 
 
 def fill_session_from_waitlist(session: Session, session_id: str) -> None:

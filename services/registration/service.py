@@ -48,7 +48,8 @@ from services.registration.models import (
 from services.registration.places import confirm, leave, places_of, take_place, take_seats
 from services.registration.wording import DEFAULT_LANGUAGE, N_
 from shared.auth import Principal, secrets_equal, token_digest
-from shared.db import UnitOfWork
+from shared.bus.outbox import withdraw
+from shared.db import Transaction, UnitOfWork
 from shared.errors import Conflict, InvalidRequest, NotFound
 from shared.models import new_id, utcnow
 
@@ -157,6 +158,7 @@ def register(
             uow.session.add_all([*places, *consents])
             if status != PENDING_APPROVAL:
                 predicted = announce_status(uow, registration)
+                uow.flush()
                 decided = CONFIRMED if take_place(uow.session, ticket_type_id) else WAITLISTED
                 if decided != status:
                     # A place was taken or freed since the read: correct the prediction.
@@ -164,7 +166,7 @@ def register(
                         _SET_STATUS, {"registration_id": registration.id, "status": decided}
                     )
                     registration.status = decided
-                    uow.withdraw(predicted)
+                    withdraw(uow, predicted)
                     announce_status(uow, registration)
                 if decided == CONFIRMED:
                     take_seats(uow.session, places)
@@ -374,9 +376,9 @@ def answer_problems(session: Session, event_id: str, answers: dict) -> dict:
     return check_answers(questions_of(session, event_id), answers)[1]
 
 
-def record_arrival(uow: UnitOfWork, registration_id: str, scanned_at: datetime) -> None:
+def record_arrival(tx: Transaction, registration_id: str, scanned_at: datetime) -> None:
     """Remember the first admitted scan, so organisers see who came."""
-    registration = uow.session.get(Registration, registration_id)
+    registration = tx.session.get(Registration, registration_id)
     if registration is not None and (
         registration.checked_in_at is None or scanned_at < registration.checked_in_at
     ):

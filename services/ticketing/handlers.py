@@ -1,21 +1,21 @@
 from services.ticketing import service
-from shared.db import UnitOfWork
+from shared.db import Transaction
 
 
-def on_event_changed(uow: UnitOfWork, data: dict) -> None:
-    service.record_event(uow, data)
+def on_event_changed(tx: Transaction, data: dict) -> None:
+    service.record_event(tx, data)
 
 
-def on_registration_confirmed(uow: UnitOfWork, data: dict) -> None:
-    service.issue_ticket(uow, data)
+def on_registration_confirmed(tx: Transaction, data: dict) -> None:
+    service.issue_ticket(tx, data)
 
 
-def on_registration_cancelled(uow: UnitOfWork, data: dict) -> None:
-    service.revoke_registration_ticket(uow, str(data["registration_id"]), service.CANCELLED)
+def on_registration_cancelled(tx: Transaction, data: dict) -> None:
+    service.revoke_registration_ticket(tx, str(data["registration_id"]), service.CANCELLED)
 
 
-def on_registration_erased(uow: UnitOfWork, data: dict) -> None:
-    service.erase_attendee(uow, str(data["registration_id"]))
+def on_registration_erased(tx: Transaction, data: dict) -> None:
+    service.erase_attendee(tx, str(data["registration_id"]))
 
 
 HANDLERS = {

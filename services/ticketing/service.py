@@ -29,7 +29,7 @@ from services.ticketing.qr_codes import QrImages, qr_images
 from shared.auth import Principal, secrets_equal, token_digest
 from shared.bus.events import ERASED_NAME
 from shared.bus.outbox import forget_attendees
-from shared.db import UnitOfWork
+from shared.db import Transaction, UnitOfWork
 from shared.errors import N_, Conflict, NotFound
 from shared.secret_box import SecretBox
 from shared.tokens import TicketClaims, new_signing_key, public_key_text, sign_ticket
@@ -51,8 +51,8 @@ class RetiredKey:
     reissued_tickets: int
 
 
-def record_event(uow: UnitOfWork, data: dict) -> None:
-    event = uow.session.get(EventInfo, str(data["event_id"])) or EventInfo(id=str(data["event_id"]))
+def record_event(tx: Transaction, data: dict) -> None:
+    event = tx.session.get(EventInfo, str(data["event_id"])) or EventInfo(id=str(data["event_id"]))
     event.organisation_id = data["organisation_id"]
     event.title = data["title"]
     event.venue = data["venue"]
@@ -62,29 +62,29 @@ def record_event(uow: UnitOfWork, data: dict) -> None:
     event.early_entry_minutes = data["early_entry_minutes"]
     event.status = data["status"]
     event.ticket_type_names = {str(t["id"]): t["name"] for t in data["ticket_types"]}
-    uow.session.add(event)
+    tx.session.add(event)
 
 
 # --- issuing, revoking, reissuing ---------------------------------------------------------
 
 
-def issue_ticket(uow: UnitOfWork, data: dict) -> Ticket | None:
+def issue_ticket(tx: Transaction, data: dict) -> Ticket | None:
     """The ticket of a confirmed registration: made once, whatever the bus redelivers, and
     never for a registration already cancelled."""
     registration_id = str(data["registration_id"])
-    existing = _current_ticket(uow.session, registration_id)
+    existing = _current_ticket(tx.session, registration_id)
     if existing is not None:
         return existing
-    if uow.session.get(CancelledRegistration, registration_id) is not None:
+    if tx.session.get(CancelledRegistration, registration_id) is not None:
         return None
-    event = uow.session.get(EventInfo, str(data["event_id"]))
+    event = tx.session.get(EventInfo, str(data["event_id"]))
     if event is None:
         raise EventNotKnownYet(f"event {data['event_id']} not received yet")
     attendee = data["attendee"]
-    if uow.session.get(ErasedRegistration, registration_id) is not None:
+    if tx.session.get(ErasedRegistration, registration_id) is not None:
         attendee = {**attendee, **_ERASED_ATTENDEE}
     return _issue(
-        uow,
+        tx,
         event,
         registration_id=registration_id,
         ticket_type_id=str(data["ticket_type_id"]),
@@ -95,31 +95,31 @@ def issue_ticket(uow: UnitOfWork, data: dict) -> Ticket | None:
     )
 
 
-def revoke_registration_ticket(uow: UnitOfWork, registration_id: str, reason: str) -> None:
-    ticket = uow.session.scalars(
+def revoke_registration_ticket(tx: Transaction, registration_id: str, reason: str) -> None:
+    ticket = tx.session.scalars(
         select(Ticket).where(Ticket.registration_id == registration_id, Ticket.status == VALID)
     ).first()
     if ticket is not None:
-        _revoke(uow, ticket, reason)
-    if uow.session.get(CancelledRegistration, registration_id) is None:
-        uow.session.add(CancelledRegistration(registration_id=registration_id))
+        _revoke(tx, ticket, reason)
+    if tx.session.get(CancelledRegistration, registration_id) is None:
+        tx.session.add(CancelledRegistration(registration_id=registration_id))
 
 
 _ERASED_ATTENDEE = {"name": ERASED_NAME, "email": ""}
 
 
-def erase_attendee(uow: UnitOfWork, registration_id: str) -> None:
+def erase_attendee(tx: Transaction, registration_id: str) -> None:
     """Blank the attendee's name and email on every ticket of the registration, and on its
     mail; a ticket issued later is issued without them."""
-    tickets = uow.session.scalars(select(Ticket).where(Ticket.registration_id == registration_id))
+    tickets = tx.session.scalars(select(Ticket).where(Ticket.registration_id == registration_id))
     erased = []
     for ticket in tickets:
         ticket.attendee_name, ticket.attendee_email = ERASED_NAME, ""
         erased.append(ticket.id)
-    mail_outbox.forget_recipient(uow.session, erased)
-    forget_attendees(uow, [registration_id])
-    if uow.session.get(ErasedRegistration, registration_id) is None:
-        uow.session.add(ErasedRegistration(registration_id=registration_id))
+    mail_outbox.forget_recipient(tx.session, erased)
+    forget_attendees(tx, [registration_id])
+    if tx.session.get(ErasedRegistration, registration_id) is None:
+        tx.session.add(ErasedRegistration(registration_id=registration_id))
 
 
 def reissue_ticket(uow: UnitOfWork, organiser: Principal, ticket_id: str) -> Ticket:
@@ -143,9 +143,9 @@ def reissue_ticket(uow: UnitOfWork, organiser: Principal, ticket_id: str) -> Tic
         return replacement
 
 
-def _issue(uow: UnitOfWork, event: EventInfo, **holder) -> Ticket:
+def _issue(tx: Transaction, event: EventInfo, **holder) -> Ticket:
     """Sign a new valid ticket for `holder` (see _holder), announce it and queue its mail."""
-    key = current_signing_key(uow, event.id)
+    key = current_signing_key(tx, event.id)
     claims = TicketClaims(
         key_id=key.key_id,
         event_id=uuid.UUID(event.id),
@@ -158,16 +158,16 @@ def _issue(uow: UnitOfWork, event: EventInfo, **holder) -> Ticket:
         id=str(claims.ticket_id),
         event_id=event.id,
         status=VALID,
-        payload=sign_ticket(claims, ticket_secrets.open_private_key(uow.secret_box, key)),
+        payload=sign_ticket(claims, ticket_secrets.open_private_key(tx.secret_box, key)),
         key_id=key.key_id,
-        qr_key_sha256=token_digest(ticket_secrets.url_key(uow.secret_box, str(claims.ticket_id))),
+        qr_key_sha256=token_digest(ticket_secrets.url_key(tx.secret_box, str(claims.ticket_id))),
         valid_from=claims.valid_from,
         valid_until=claims.valid_until,
         **holder,
     )
-    uow.session.add(ticket)
-    uow.session.flush()
-    uow.publish(
+    tx.session.add(ticket)
+    tx.session.flush()
+    tx.publish(
         "ticket.issued",
         {
             "ticket_id": ticket.id,
@@ -184,17 +184,17 @@ def _issue(uow: UnitOfWork, event: EventInfo, **holder) -> Ticket:
         },
     )
     if ticket.attendee_email:
-        mail_outbox.queue_ticket_mail(uow.session, ticket)
+        mail_outbox.queue_ticket_mail(tx.session, ticket)
     return ticket
 
 
-def _revoke(uow: UnitOfWork, ticket: Ticket, reason: str) -> None:
+def _revoke(tx: Transaction, ticket: Ticket, reason: str) -> None:
     ticket.status = REVOKED
     ticket.revoked_at = datetime.now(UTC)
     ticket.revoked_reason = reason
     # Written now, before any replacement is added: one valid ticket per registration.
-    uow.session.flush()
-    uow.publish(
+    tx.session.flush()
+    tx.publish(
         "ticket.revoked",
         {
             "ticket_id": ticket.id,
@@ -205,9 +205,9 @@ def _revoke(uow: UnitOfWork, ticket: Ticket, reason: str) -> None:
     )
 
 
-def _replace(uow: UnitOfWork, event: EventInfo, ticket: Ticket, reason: str) -> Ticket:
-    _revoke(uow, ticket, reason)
-    return _issue(uow, event, **_holder(ticket))
+def _replace(tx: Transaction, event: EventInfo, ticket: Ticket, reason: str) -> Ticket:
+    _revoke(tx, ticket, reason)
+    return _issue(tx, event, **_holder(ticket))
 
 
 def _holder(ticket: Ticket) -> dict:
@@ -225,16 +225,16 @@ def _holder(ticket: Ticket) -> dict:
 # --- signing keys -------------------------------------------------------------------------
 
 
-def current_signing_key(uow: UnitOfWork, event_id: str) -> SigningKey:
+def current_signing_key(tx: Transaction, event_id: str) -> SigningKey:
     """The event's newest unretired key, made if there is none (first ticket, or every key
     retired)."""
-    key = uow.session.scalars(
+    key = tx.session.scalars(
         select(SigningKey)
         .where(SigningKey.event_id == event_id, SigningKey.retired_at.is_(None))
         .order_by(SigningKey.created_at.desc())
         .limit(1)
     ).first()
-    return key or _new_signing_key(uow, event_id)
+    return key or _new_signing_key(tx, event_id)
 
 
 def rotate_signing_key(uow: UnitOfWork, organiser: Principal, event_id: str) -> SigningKey:
@@ -307,18 +307,18 @@ def event_signing_keys(session: Session, organiser: Principal, event_id: str) ->
     )
 
 
-def _new_signing_key(uow: UnitOfWork, event_id: str) -> SigningKey:
+def _new_signing_key(tx: Transaction, event_id: str) -> SigningKey:
     key_id, private_key = new_signing_key()
     key = SigningKey(
         key_id=key_id,
         event_id=event_id,
         sealed_private_key=ticket_secrets.seal_private_key(
-            uow.secret_box, key_id, event_id, private_key
+            tx.secret_box, key_id, event_id, private_key
         ),
         public_key=public_key_text(private_key.public_key()),
     )
-    uow.session.add(key)
-    uow.session.flush()
+    tx.session.add(key)
+    tx.session.flush()
     return key
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, select
 
-from shared.db import UnitOfWork
+from shared.db import Transaction, UnitOfWork
 from shared.logs import set_correlation_id
 
 
@@ -25,9 +25,13 @@ def process_once(
     inbox: Table,
     envelope: dict,
     data: dict,
-    handle: Callable[[UnitOfWork, dict], None],
+    handle: Callable[[Transaction, dict], None],
 ) -> bool:
     """Run `handle` for an event unless it was processed before. True if it ran.
+
+    This function owns the transaction: it begins it, records the event id in it, and
+    commits once `handle` has returned. `handle` works in it through the Transaction it is
+    given, which has no commit.
 
     Two deliveries racing each other both pass the check; the primary key then rejects the
     second at commit and its delivery is retried, finding the event already processed.
@@ -43,6 +47,6 @@ def process_once(
                 event_id=event_id, event_type=envelope["type"], processed_at=datetime.now(UTC)
             )
         )
-        handle(uow, data)
+        handle(uow.transaction, data)
         uow.commit()
         return True

@@ -1,6 +1,6 @@
 """The transactional outbox and its relay.
 
-A service writes its state change and its event in one transaction (UnitOfWork.publish);
+A service writes its state change and its event in one transaction (Transaction.publish);
 the relay publishes stored events with publisher confirms and only then marks them sent.
 The broker being down delays events; it never loses one or fails a request.
 """
@@ -29,7 +29,7 @@ from sqlalchemy.orm import sessionmaker
 from shared.bus.broker import broker_connection
 from shared.bus.events import EVENT_SCHEMAS, ContractError, make_envelope
 from shared.bus.topology import EVENTS_EXCHANGE
-from shared.db import UnitOfWork, clear_write_ahead_log
+from shared.db import Transaction, clear_write_ahead_log
 from shared.metrics import count_published
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def define_outbox_table(metadata: MetaData) -> Table:
 
 class OutboxRows:
     """The outbox rows of events, checked against their contracts; the unit of work inserts
-    them with its transaction's other changes (UnitOfWork.publish)."""
+    them with its transaction's other changes (Transaction.publish)."""
 
     def __init__(self, table: Table, source: str):
         self.table = table
@@ -103,8 +103,8 @@ class OutboxRows:
         ]
 
 
-def forget_attendees(uow: UnitOfWork, registration_ids: list[str]) -> None:
-    """In this transaction, delete the sent events of the unit of work's outbox that name
+def forget_attendees(tx: Transaction, registration_ids: list[str]) -> None:
+    """In this transaction, delete the sent events of the service's outbox that name
     these registrations' attendees, and once it commits empty SQLite's write-ahead log of
     their bytes: an erasure's part in every service.
 
@@ -113,17 +113,25 @@ def forget_attendees(uow: UnitOfWork, registration_ids: list[str]) -> None:
     event not sent yet (the broker is down) is kept for its consumers, which blank their own
     copies when the registration.erased behind it arrives; it goes with the daily prune.
     """
-    table = uow.outbox_table
+    table = tx.outbox_table
     named = table.c.envelope[("data", "registration_id")].as_string()
-    uow.session.execute(
+    tx.session.execute(
         table.delete().where(
             table.c.sent_at.is_not(None),
             table.c.event_type.in_(EVENTS_NAMING_ATTENDEES),
             named.in_(registration_ids),
         )
     )
-    engine = uow.session.get_bind()
-    uow.on_commit(lambda: clear_write_ahead_log(engine))
+    engine = tx.session.get_bind()
+    tx.on_commit(lambda: clear_write_ahead_log(engine))
+
+
+def withdraw(tx: Transaction, envelope_id: str) -> None:
+    """Delete an event that this transaction has written and not yet committed: to the bus
+    it never existed. Only registration's predicted status needs it
+    (services/registration/service.py, _announce_then_take_place)."""
+    table = tx.outbox_table
+    tx.session.connection().execute(table.delete().where(table.c.id == envelope_id))
 
 
 def events_exchange() -> Exchange:

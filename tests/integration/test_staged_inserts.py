@@ -1,4 +1,4 @@
-"""Rows staged in a unit of work (insert_at_commit) arrive at its commit, all of them or none:
+"""Rows staged in a unit of work (stage) arrive at its commit, all of them or none:
 on PostgreSQL a handful in one statement, more table by table; on SQLite table by table."""
 
 import pytest
@@ -48,9 +48,9 @@ def test_staged_rows_of_several_tables_arrive_at_commit(database):
 
     def stage_and_commit():
         with uow:
-            uow.insert_at_commit(admissions, [{"id": "a1"}])
-            uow.insert_at_commit(scans, [{"id": "s1"}, {"id": "s2"}])
-            uow.insert_at_commit(events, [{"id": "e1"}])
+            uow.stage(admissions, [{"id": "a1"}])
+            uow.stage(scans, [{"id": "s1"}, {"id": "s2"}])
+            uow.stage(events, [{"id": "e1"}])
             assert stored(engine, scans) == 0, "nothing is written before the commit"
             uow.commit()
 
@@ -64,13 +64,13 @@ def test_one_conflicting_row_leaves_all_staged_rows_out(database):
     engine, (admissions, scans, events) = database
     uow = unit_of_work(engine)
     with uow:
-        uow.insert_at_commit(scans, [{"id": "s1"}])
+        uow.stage(scans, [{"id": "s1"}])
         uow.commit()
 
     with pytest.raises(IntegrityError), uow:
-        uow.insert_at_commit(admissions, [{"id": "a1"}])
-        uow.insert_at_commit(scans, [{"id": "s1"}])
-        uow.insert_at_commit(events, [{"id": "e1"}])
+        uow.stage(admissions, [{"id": "a1"}])
+        uow.stage(scans, [{"id": "s1"}])
+        uow.stage(events, [{"id": "e1"}])
         uow.commit()
 
     assert [stored(engine, table) for table in (admissions, scans, events)] == [0, 1, 0]
@@ -81,7 +81,7 @@ def test_rows_staged_without_a_commit_are_not_written(database):
     uow = unit_of_work(engine)
 
     with uow:
-        uow.insert_at_commit(admissions, [{"id": "a1"}])
+        uow.stage(admissions, [{"id": "a1"}])
 
     assert stored(engine, admissions) == 0
 
@@ -93,8 +93,8 @@ def test_many_rows_go_table_by_table(database):
 
     def stage_and_commit():
         with uow:
-            uow.insert_at_commit(admissions, [{"id": f"a{n}"} for n in range(many)])
-            uow.insert_at_commit(scans, [{"id": f"s{n}"} for n in range(many)])
+            uow.stage(admissions, [{"id": f"a{n}"} for n in range(many)])
+            uow.stage(scans, [{"id": f"s{n}"} for n in range(many)])
             uow.commit()
 
     statements = inserts_sent(engine, stage_and_commit)

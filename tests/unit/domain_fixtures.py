@@ -72,10 +72,11 @@ def as_consumed(event_type: str, data: dict) -> dict:
 
 
 def consume(runtime: ServiceRuntime, handler: Callable, event_type: str, data: dict) -> None:
-    """Run a consumer-side service function in one transaction, as the service's worker does."""
+    """Run a consumer-side service function in one transaction, as the service's worker does:
+    the function gets the open Transaction, and the unit of work commits after it."""
     uow = runtime.unit_of_work()
     with uow:
-        handler(uow, as_consumed(event_type, data))
+        handler(uow.transaction, as_consumed(event_type, data))
         uow.commit()
 
 
