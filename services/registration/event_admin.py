@@ -259,13 +259,6 @@ def sessions_of(session: Session, event_id: str) -> list[EventSession]:
     )
 
 
-def sales_window(ticket_type: TicketType, event: Event) -> tuple[datetime, datetime]:
-    """When the ticket type sells: its own window, never beyond the end of the event."""
-    opens = ticket_type.sales_opens_at or datetime.min.replace(tzinfo=UTC)
-    closes = min(ticket_type.sales_closes_at or event.ends_at, event.ends_at)
-    return opens, closes
-
-
 # --- checks -------------------------------------------------------------------------------
 
 

@@ -13,14 +13,10 @@ from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.registration.admission import EventTerms, TicketTypeTerms, admit
 from services.registration.announcements import announce_status
 from services.registration.answers import check_answers, consent_changes, questions_of
-from services.registration.event_admin import (
-    organiser_event,
-    sales_window,
-    sessions_of,
-    ticket_types_of,
-)
+from services.registration.event_admin import organiser_event, sessions_of, ticket_types_of
 from services.registration.idempotency import (
     Idempotency,
     answered_before,
@@ -99,8 +95,9 @@ def register(
     now: datetime | None = None,
 ) -> NewRegistration:
     """Take a place if one is left, else join the waitlist; a ticket type that needs approval
-    waits for the organiser. The registration returned carries its manage token. The same
-    request sent again with the same idempotency key repeats the first answer.
+    waits for the organiser (admission.admit decides). The registration returned carries its
+    manage token. The same request sent again with the same idempotency key repeats the first
+    answer.
 
     This is the ticket drop's hot path: in the common case (no sessions chosen, no limit per
     email, no idempotency key) one SELECT, the registration's INSERT, the event's INSERT, the
@@ -112,8 +109,9 @@ def register(
             found = _event_and_ticket_type(uow.session, event_id, ticket_type_id, idempotency)
             if found.asked_before:
                 return _answer_again(uow.session, event_id, idempotency, request_sha256)
-            # The row has the event's and the ticket type's fields that the sales window needs.
-            _check_on_sale(found, found, now)
+            # As the counter stood a moment ago: a prediction, which the UPDATE that takes
+            # the place confirms or corrects (_announce_then_take_place).
+            status = admit(*_terms(found), now)
             questions, sessions, answers = _check_choices(
                 uow.session, event_id, choices, found.asks_questions
             )
@@ -121,13 +119,6 @@ def register(
                 _check_per_order_limit(
                     uow.session, ticket_type_id, found.per_order_limit, attendee["email"]
                 )
-            if found.requires_approval:
-                status = PENDING_APPROVAL
-            else:
-                # What the place counter read a moment ago predicts; the conditional UPDATE
-                # below decides. Stored and announced first, so the counter's row lock is held
-                # only for the UPDATE and the commit.
-                status = CONFIRMED if found.confirmed_count < found.quota else WAITLISTED
             registration = _insert_registration(
                 uow.session,
                 {
@@ -157,18 +148,8 @@ def register(
             consents = consent_changes(questions, {}, answers, registration.id, choices.language)
             uow.session.add_all([*places, *consents])
             if status != PENDING_APPROVAL:
-                predicted = announce_status(uow, registration)
-                uow.flush()
-                decided = CONFIRMED if take_place(uow.session, ticket_type_id) else WAITLISTED
-                if decided != status:
-                    # A place was taken or freed since the read: correct the prediction.
-                    uow.session.execute(
-                        _SET_STATUS, {"registration_id": registration.id, "status": decided}
-                    )
-                    registration.status = decided
-                    withdraw(uow, predicted)
-                    announce_status(uow, registration)
-                if decided == CONFIRMED:
+                _announce_then_take_place(uow, registration)
+                if registration.status == CONFIRMED:
                     take_seats(uow.session, places)
             uow.commit()
             return NewRegistration(registration, True, places)
@@ -178,6 +159,29 @@ def register(
         # The same key from the same client raced us and won: answer as it was answered.
         with uow:
             return _answer_again(uow.session, event_id, idempotency, request_sha256)
+
+
+def _announce_then_take_place(tx: Transaction, registration: Registration) -> None:
+    """Take the place of a registration stored with the status the counter predicted,
+    announcing that status first; when the prediction lost a race, correct the status and
+    its announcement.
+
+    Why: every registration of a ticket type queues for the row lock of its place counter,
+    which the conditional UPDATE takes and only the commit releases. So the predicted status
+    is stored and its event written (flushed) before the UPDATE, which then holds the lock
+    only for itself and the commit; the ticket drop's throughput rests on it. When the UPDATE
+    disagrees (a place was taken or freed since the read: a few registrations at the moment
+    the quota fills), the status is set right and the predicted event withdrawn, in the same
+    transaction, for the right one; to the bus the wrong one never existed."""
+    predicted = announce_status(tx, registration)
+    tx.flush()
+    taken = take_place(tx.session, registration.ticket_type_id)
+    decided = CONFIRMED if taken else WAITLISTED
+    if decided != registration.status:
+        tx.session.execute(_SET_STATUS, {"registration_id": registration.id, "status": decided})
+        registration.status = decided
+        withdraw(tx, predicted)
+        announce_status(tx, registration)
 
 
 def _request_sha256(ticket_type_id: str, attendee: dict, choices: Choices) -> str:
@@ -426,8 +430,8 @@ def _event_and_ticket_type(
     session: Session, event_id: str, ticket_type_id: str, idempotency: Idempotency | None
 ):
     """In one round trip (registration is the hot path): what the published event and its
-    ticket type decide, whether the event asks questions, and whether the same client sent
-    an earlier request with this idempotency key."""
+    ticket type decide (_terms), whether the event asks questions, and whether the same
+    client sent an earlier request with this idempotency key."""
     keys = {
         "event_id": event_id,
         "ticket_type_id": ticket_type_id,
@@ -445,12 +449,15 @@ def _event_and_ticket_type(
     return row
 
 
-def _check_on_sale(ticket_type: TicketType, event: Event, now: datetime) -> None:
-    opens, closes = sales_window(ticket_type, event)
-    if now < opens:
-        raise Conflict(N_("Registration for this ticket type has not opened yet."), opens_at=opens)
-    if now >= closes:
-        raise Conflict(N_("Registration for this ticket type has closed."))
+def _terms(found) -> tuple[EventTerms, TicketTypeTerms]:
+    """The event and the ticket type of _event_and_ticket_type's row, as admission reads them."""
+    return EventTerms(ends_at=found.ends_at), TicketTypeTerms(
+        quota=found.quota,
+        confirmed_count=found.confirmed_count,
+        sales_opens_at=found.sales_opens_at,
+        sales_closes_at=found.sales_closes_at,
+        requires_approval=found.requires_approval,
+    )
 
 
 def _check_choices(
