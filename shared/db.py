@@ -232,7 +232,8 @@ class Transaction:
     Events and staged rows are inserted together at the commit, in one statement where the
     database allows (insert_rows): a door scan's admission, scan and event cost one round
     trip on PostgreSQL. flush() inserts them earlier, which only a caller that must keep a
-    later row lock short needs (services/registration/service.py, _announce_then_take_place).
+    row lock it takes next short needs (registration's service._announce_then_take_place and
+    places.leave: every registration of a ticket type queues for its counter's row).
 
     `secret_box` is what the service seals the secrets it stores with (the runtime's).
     """
@@ -241,10 +242,7 @@ class Transaction:
         self._outbox_rows = outbox_rows
         self.secret_box = secret_box
         self._open = opened
-
-    @property
-    def session(self) -> Session:
-        return self._open.session if self._open is not None else None
+        self.session: Session | None = opened.session if opened is not None else None
 
     @property
     def outbox_table(self) -> Table:
@@ -308,13 +306,15 @@ class UnitOfWork(Transaction):
 
     def __enter__(self) -> "UnitOfWork":
         self._open = _Open(self._session_factory())
+        self.session = self._open.session
         return self
 
     def __exit__(self, *exc_info) -> None:
         # close() rolls back what was not committed and, unlike rollback(), leaves loaded
         # objects readable for the caller to return.
-        self._open.session.close()
+        self.session.close()
         self._open = None
+        self.session = None
 
     @property
     def transaction(self) -> Transaction:
@@ -322,8 +322,9 @@ class UnitOfWork(Transaction):
         return Transaction(self._outbox_rows, self.secret_box, self._open)
 
     def commit(self) -> None:
-        self.flush()
         opened = self._open
+        if opened.staged:
+            self.flush()
         opened.session.commit()
         if opened.events:
             self._after_commit()
