@@ -17,7 +17,6 @@ def create_app(settings=None, runtime=None):
     app = create_service_app(DEFINITION, [api.blp], __name__, settings, runtime)
     app.register_blueprint(pages.blueprint, url_prefix="/api/checkin")
     init_i18n(app, Path(__file__).parent / "translations")
-    # In place of shared/http.py's handler, which answers the English the rules raise.
     settings = app.extensions["loopgate"].settings
     # Pairing needs no token, so guessing codes is slowed down per client address.
     limit_rate(app, "checkin.redeem_pairing_code", settings.rate_limit)

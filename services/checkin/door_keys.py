@@ -1,29 +1,18 @@
-"""The signing keys the door trusts: each for codes of its own event only, and none once
-retired, read from the roster's public keys and kept a second per process. No Flask, no
-broker."""
+"""The signing keys the door trusts (scan_records.DoorKey): each for codes of its own event
+only, and none once retired, read from the roster's public keys and kept a second per
+process. No Flask, no broker."""
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from services.checkin.models import PublicKey
+from services.checkin.scan_records import DoorKey
 from shared.tokens import load_public_key
-
-
-@dataclass(frozen=True)
-class DoorKey:
-    """A signing key as the door trusts it: for tokens of its own event, until retired."""
-
-    event_id: str
-    public_key: Ed25519PublicKey | None
-    retired: bool
-
 
 # A retirement recorded through another process reaches this one within this time: a key not
 # retired when read is read again after it. A retired key never comes back, so it is kept.

@@ -11,12 +11,12 @@ from datetime import datetime
 from functools import partial
 from typing import NamedTuple
 
-from services.checkin.door_keys import DoorKey
 from services.checkin.lists import NO_SUCH_LIST, EntryRule, may_scan_for
 from services.checkin.scan_records import (
     OUT,
     CheckedCode,
     DoorEvent,
+    DoorKey,
     DoorList,
     DoorTicket,
     Entry,

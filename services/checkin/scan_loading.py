@@ -6,6 +6,7 @@ scan_records.py by their columns' labels. No Flask, no broker."""
 
 from collections import defaultdict
 from collections.abc import Iterable
+from operator import itemgetter
 
 from sqlalchemy import ColumnElement, Table, bindparam, select
 from sqlalchemy.engine import Connection, RowMapping
@@ -29,15 +30,17 @@ class _Labelled:
 
     def __init__(self, record_type: type, prefix: str, table: Table, **columns: ColumnElement):
         self._make = record_type._make
-        self._labels = [f"{prefix}_{name}" for name in record_type._fields]
+        labels = [f"{prefix}_{name}" for name in record_type._fields]
         self.columns = [
             (columns[name] if name in columns else table.c[name]).label(label)
-            for name, label in zip(record_type._fields, self._labels, strict=True)
+            for name, label in zip(record_type._fields, labels, strict=True)
         ]
+        # One call for all of a record's values: the door reads thousands of rows a batch.
+        self._values = itemgetter(*labels)
 
     def record(self, row: RowMapping):
         """The record in `row`; None where an outer join found nothing."""
-        values = [row[label] for label in self._labels]
+        values = self._values(row)
         if values[0] is None:
             return None
         return self._make(values)

@@ -1,11 +1,13 @@
 """What a scan is judged on and what it is judged to: the request, the door's records of
-tickets, events, lists and admissions (read by their column names, scan_loading.py), and the
-verdict with what its answer shows. Plain data, no database."""
+tickets, events, lists, admissions and keys (read by their column names, scan_loading.py and
+door_keys.py), and the verdict with what its answer shows. Plain data, no database."""
 
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shared.tokens import TicketClaims
 
@@ -101,6 +103,15 @@ class Entry(NamedTuple):
     exited_at: datetime | None = None
     # None with exited_at set: closed by the next day's entry, not by an exit scan.
     exit_scan_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DoorKey:
+    """A signing key as the door trusts it: for tokens of its own event, until retired."""
+
+    event_id: str
+    public_key: Ed25519PublicKey | None
+    retired: bool
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.checkin.door_keys import DoorKey
 from services.checkin.judging import DoorState, checked_code, judge_scans
 from services.checkin.scan_records import (
     CheckedCode,
     DoorEvent,
+    DoorKey,
     DoorList,
     DoorTicket,
     Entry,
