@@ -83,8 +83,8 @@ export function canVerify() {
   return Boolean(globalThis.crypto && crypto.subtle);
 }
 
-// Each key verifies codes of its own event only, and none once retired (scanning.py
-// _DoorKey): a leaked or retired key admits nobody.
+// Each key verifies codes of its own event only, and none once retired (judging.py
+// checked_code): a leaked or retired key admits nobody.
 export async function importPublicKeys(keys) {
   const imported = new Map();
   for (const { key_id: keyId, event_id: eventId, public_key: publicKey, retired_at: retiredAt } of keys) {
