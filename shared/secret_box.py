@@ -33,6 +33,7 @@ class SecretBox:
             raise SecretBoxError(f"a key-encryption key has {_KEY_BYTES} bytes, not {len(key)}")
         self._key = key
         self._aead = AESGCM(key)
+        self._derived: dict[str, bytes] = {}
 
     def seal(self, plaintext: bytes, context: str) -> bytes:
         nonce = secrets.token_bytes(_NONCE_BYTES)
@@ -49,10 +50,13 @@ class SecretBox:
 
     def derived_key(self, purpose: str) -> bytes:
         """A key of its own for `purpose` (HKDF-SHA256 of the key-encryption key), e.g. to
-        compute MACs with; it tells nothing of the key-encryption key or of other purposes'."""
-        return HKDF(
-            algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=purpose.encode()
-        ).derive(self._key)
+        compute MACs with; it tells nothing of the key-encryption key or of other purposes'.
+        Derived once per purpose: every ticket URL made or checked asks for it."""
+        if purpose not in self._derived:
+            self._derived[purpose] = HKDF(
+                algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=purpose.encode()
+            ).derive(self._key)
+        return self._derived[purpose]
 
 
 def key_encryption_key(configured: str | None, data_dir: Path) -> bytes:

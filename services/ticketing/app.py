@@ -17,7 +17,6 @@ PERIODIC_TASKS = (PeriodicTask("mail-relay", every_seconds=0.5, run=relay_mail),
 def create_app(settings=None, runtime=None):
     app = create_service_app(DEFINITION, [api.blp, pages.blp], __name__, settings, runtime)
     init_i18n(app, Path(__file__).parent / "translations")
-    # In place of shared/http.py's handler, which answers the English the rules raise.
     return app
 
 
