@@ -17,12 +17,12 @@ from flask import Response, make_response, render_template, request, url_for
 from flask_babel import format_datetime, get_locale
 
 from services.ticketing import schemas, service
-from services.ticketing.mail.delivery import MailboxFolder
 from services.ticketing.models import Ticket
 from services.ticketing.ticket_view import ticket_view
 from shared.errors import N_, NotFound
 from shared.http import Blueprint, current_runtime, manage_token, page_url
 from shared.i18n import LANGUAGE_NAMES, LOCALES
+from shared.mail.delivery import MailboxFolder
 
 blp = Blueprint(
     "ticketing_pages",

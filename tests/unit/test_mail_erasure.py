@@ -8,8 +8,8 @@ import stat
 import pytest
 
 from services.ticketing.mail import outbox as mail_outbox
-from services.ticketing.mail.delivery import MailboxFolder
 from services.ticketing.mail.relay import MailRelay
+from shared.mail.delivery import MailboxFolder
 from tests.unit.ticketing_fixtures import BoxOffice
 
 pytest_plugins = ["tests.unit.domain_fixtures", "tests.unit.ticketing_fixtures"]

@@ -10,15 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 from services.ticketing import service
 from services.ticketing.mail import outbox
-from services.ticketing.mail.delivery import (
+from services.ticketing.mail.ticket_mail import Letterhead, ticket_mail
+from services.ticketing.models import OutgoingMail, Ticket
+from services.ticketing.ticket_secrets import url_key
+from shared.mail.delivery import (
     MailboxFolder,
     SmtpSender,
     mail_sender,
     refused_for_good,
 )
-from services.ticketing.mail.ticket_mail import Letterhead, ticket_mail
-from services.ticketing.models import OutgoingMail, Ticket
-from services.ticketing.ticket_secrets import url_key
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)

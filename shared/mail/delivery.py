@@ -1,5 +1,6 @@
 """Where finished mail goes: an SMTP server (LOOPGATE_SMTP_URL), or else the mailbox folder
-in the data dir, one .eml file a mail, which any mail client opens."""
+in the data dir, one .eml file a mail, which any mail client opens. Every service's mail
+relay sends through one of these (relay.py); in embedded mode they share the one folder."""
 
 import os
 import smtplib
@@ -10,6 +11,7 @@ from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.utils import parseaddr
 from pathlib import Path
 
 from shared.settings import Settings, SmtpServer
@@ -55,7 +57,8 @@ class MailboxEntry:
 class MailboxFolder:
     """Mail written as .eml files named after the message's id: writing a mail again (a
     retried attempt) replaces its file instead of adding another. The folder and its files
-    are the owner's only (0700, 0600): each mail holds a ticket and its page's key."""
+    are the owner's only (0700, 0600): a mail holds a secret link (a ticket page's key, an
+    invitation)."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -102,8 +105,16 @@ def mail_sender(settings: Settings) -> SmtpSender | MailboxFolder:
     return SmtpSender(server) if server else MailboxFolder(settings.mailbox_dir)
 
 
+def message_id(mail_id: str, sender: str) -> str:
+    """The Message-ID of every attempt at one mail outbox row: the row's id at the sender's
+    domain. The mailbox folder names its file after it, so an erasure finds the file by the
+    row's id, and a mail client recognises a repeated attempt as the same message."""
+    domain = parseaddr(sender)[1].rpartition("@")[2]
+    return f"<{mail_id}@{domain}>"
+
+
 def _message_key(message: EmailMessage) -> uuid.UUID:
-    """The uuid in the message's Message-ID (<uuid@domain>, see ticket_mail)."""
+    """The uuid in the message's Message-ID (see message_id)."""
     return uuid.UUID(message["Message-ID"].strip("<>").split("@")[0])
 
 
