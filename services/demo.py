@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from services.registration import event_admin
+from services.registration import service
 from services.registration.models import Event
 from shared.auth import DEFAULT_ORGANISATION, ORGANISER, Principal
 
@@ -25,7 +25,7 @@ def seed_demo_showcase(system, organiser_token: str) -> str:
     organiser = Principal(ORGANISER, DEFAULT_ORGANISATION)
     hong_kong = ZoneInfo("Asia/Hong_Kong")
     today = datetime.now(hong_kong).replace(hour=0, minute=0, second=0, microsecond=0)
-    event = event_admin.create_event(
+    event = service.create_event(
         runtime.unit_of_work(),
         organiser,
         {
@@ -50,17 +50,15 @@ def seed_demo_showcase(system, organiser_token: str) -> str:
         },
     )
     uow = runtime.unit_of_work
-    event_admin.add_ticket_type(
-        uow(), organiser, event.id, {"name": "General admission", "quota": 500}
-    )
-    event_admin.add_ticket_type(
+    service.add_ticket_type(uow(), organiser, event.id, {"name": "General admission", "quota": 500})
+    service.add_ticket_type(
         uow(),
         organiser,
         event.id,
         {"name": "Exhibitor / Press", "quota": 40, "requires_approval": True},
     )
     workshop_starts = today + timedelta(days=1, hours=14)
-    event_admin.add_session(
+    service.add_session(
         uow(),
         organiser,
         event.id,
@@ -75,7 +73,7 @@ def seed_demo_showcase(system, organiser_token: str) -> str:
             "capacity": 30,
         },
     )
-    event_admin.add_question(
+    service.add_question(
         uow(),
         organiser,
         event.id,
@@ -95,7 +93,7 @@ def seed_demo_showcase(system, organiser_token: str) -> str:
             },
         },
     )
-    event_admin.add_question(
+    service.add_question(
         uow(),
         organiser,
         event.id,
@@ -114,5 +112,5 @@ def seed_demo_showcase(system, organiser_token: str) -> str:
             },
         },
     )
-    event_admin.publish_event(uow(), organiser, event.id)
+    service.publish_event(uow(), organiser, event.id)
     return event.id

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 from alembic import command
@@ -24,6 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.logs import current_correlation_id
 from shared.secret_box import SecretBox
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -320,6 +323,16 @@ class UnitOfWork(Transaction):
     def transaction(self) -> Transaction:
         """The open transaction, for code that works in it and must not commit it."""
         return Transaction(self._outbox_rows, self.secret_box, self._open)
+
+    def run(self, operation: Callable[..., T], *args, **kwargs) -> T:
+        """Begin, call `operation(transaction, *args, **kwargs)` in the open transaction,
+        commit, and return what it returned; an exception rolls everything back. The whole of
+        a service function whose work lies in one domain function: the domain function gets
+        the Transaction, which it cannot commit, and the service layer visibly owns it."""
+        with self:
+            result = operation(self.transaction, *args, **kwargs)
+            self.commit()
+            return result
 
     def commit(self) -> None:
         opened = self._open

@@ -4,18 +4,16 @@ kept with the exact wording the attendee was shown, in the language shown, and w
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.registration.models import ConsentRecord, Question
-from services.registration.wording import N_, localised
-
-TEXT, CHOICE, MULTIPLE_CHOICE, YES_NO, CONSENT = (
-    "text",
-    "choice",
-    "multiple_choice",
-    "yes_no",
-    "consent",
+from services.registration.models import (
+    CHOICE,
+    CONSENT,
+    MULTIPLE_CHOICE,
+    TEXT,
+    YES_NO,
+    ConsentRecord,
+    Question,
 )
-KINDS = (TEXT, CHOICE, MULTIPLE_CHOICE, YES_NO, CONSENT)
-WITH_OPTIONS = (CHOICE, MULTIPLE_CHOICE)
+from services.registration.wording import N_, localised
 
 NEEDS_AN_ANSWER = N_("This question needs an answer.")
 NEEDS_CONSENT = N_("Your consent is needed to register.")

@@ -1,9 +1,6 @@
 from flask import Response, request, url_for
 
-from services.registration import csv_export, event_admin, personal_data, schemas, service
-from services.registration.answers import questions_of
-from services.registration.idempotency import Idempotency
-from services.registration.wording import DEFAULT_LANGUAGE
+from services.registration import schemas, service
 from shared.auth import ORGANISER
 from shared.http import (
     Blueprint,
@@ -19,17 +16,9 @@ blp = Blueprint("registration", __name__, description="Events, ticket types and 
 ORGANISER_ONLY = [{"bearer": []}]
 
 
-def with_details(session, event):
-    """The event with its ticket types, sessions and questions, as EventOut shows it."""
-    event.ticket_types = event_admin.ticket_types_of(session, event.id)
-    event.sessions = event_admin.sessions_of(session, event.id)
-    event.questions = questions_of(session, event.id)
-    return event
-
-
 def _detailed(event):
     with current_runtime().session_factory() as session:
-        return with_details(session, event)
+        return service.with_details(session, event)
 
 
 def _with_places(session, registration):
@@ -47,24 +36,10 @@ def _uow():
 
 
 def register_attendee(event_id, fields: dict, idempotency_key: str | None):
-    """Register with a RegistrationCreate's fields (the API's and the form's); the key counts
-    for the client's address (behind the gateway, the one ProxyFix took from it)."""
-    idempotency = (
-        Idempotency(idempotency_key, request.remote_addr, current_runtime().secret_box)
-        if idempotency_key
-        else None
-    )
-    return service.register(
-        _uow(),
-        str(event_id),
-        str(fields["ticket_type_id"]),
-        fields["attendee"],
-        service.Choices(
-            session_ids=tuple(str(session_id) for session_id in fields.get("session_ids", ())),
-            answers=fields.get("answers", {}),
-            language=fields.get("language", DEFAULT_LANGUAGE),
-        ),
-        idempotency=idempotency,
+    """Register with a RegistrationCreate's fields; the key counts for the client's address
+    (behind the gateway, the one ProxyFix took from it)."""
+    return service.register_as_requested(
+        _uow(), str(event_id), fields, idempotency_key, request.remote_addr
     )
 
 
@@ -77,8 +52,7 @@ def register_attendee(event_id, fields: dict, idempotency_key: str | None):
 def list_published_events(query):
     """Published events with their remaining places, optionally of one category."""
     with current_runtime().session_factory() as session:
-        events = event_admin.published_events(session, query.get("category"))
-        return [with_details(session, event) for event in events]
+        return service.published_events(session, query.get("category"))
 
 
 @blp.route("/events/<uuid:event_id>", methods=["GET"])
@@ -86,7 +60,7 @@ def list_published_events(query):
 def get_published_event(event_id):
     """One published event, with its ticket types, sessions and questions."""
     with current_runtime().session_factory() as session:
-        return with_details(session, event_admin.published_event(session, str(event_id)))
+        return service.published_event(session, str(event_id))
 
 
 @blp.route("/events/<uuid:event_id>/registrations", methods=["POST"])
@@ -154,7 +128,7 @@ def claim_offered_place(query, registration_id):
 @blp.doc(security=ORGANISER_ONLY)
 def create_event(fields):
     """Create a draft event (organiser)."""
-    return _detailed(event_admin.create_event(_uow(), current_principal(), fields))
+    return _detailed(service.create_event(_uow(), current_principal(), fields))
 
 
 @blp.route("/organisation/events", methods=["GET"])
@@ -164,8 +138,7 @@ def create_event(fields):
 def list_own_events():
     """Every event of your organisation, drafts and cancelled ones included (organiser)."""
     with current_runtime().session_factory() as session:
-        events = event_admin.organiser_events(session, current_principal())
-        return [with_details(session, event) for event in events]
+        return service.organiser_events(session, current_principal())
 
 
 @blp.route("/organisation/events/<uuid:event_id>", methods=["GET"])
@@ -175,8 +148,7 @@ def list_own_events():
 def get_own_event(event_id):
     """One event of your organisation, whatever its status (organiser)."""
     with current_runtime().session_factory() as session:
-        event = event_admin.organiser_event(session, current_principal(), str(event_id))
-        return with_details(session, event)
+        return service.organiser_event(session, current_principal(), str(event_id))
 
 
 @blp.route("/events/<uuid:event_id>", methods=["PATCH"])
@@ -186,7 +158,7 @@ def get_own_event(event_id):
 @blp.doc(security=ORGANISER_ONLY)
 def update_event(fields, event_id):
     """Change an event; once published, the change is announced (organiser)."""
-    event = event_admin.update_event(_uow(), current_principal(), str(event_id), fields)
+    event = service.update_event(_uow(), current_principal(), str(event_id), fields)
     return _detailed(event)
 
 
@@ -196,7 +168,7 @@ def update_event(fields, event_id):
 @blp.doc(security=ORGANISER_ONLY)
 def publish_event(event_id):
     """Publish an event so attendees can register (organiser)."""
-    return _detailed(event_admin.publish_event(_uow(), current_principal(), str(event_id)))
+    return _detailed(service.publish_event(_uow(), current_principal(), str(event_id)))
 
 
 @blp.route("/events/<uuid:event_id>/unpublish", methods=["POST"])
@@ -205,7 +177,7 @@ def publish_event(event_id):
 @blp.doc(security=ORGANISER_ONLY)
 def unpublish_event(event_id):
     """Hide a published event and stop new registrations; existing ones stay (organiser)."""
-    return _detailed(event_admin.unpublish_event(_uow(), current_principal(), str(event_id)))
+    return _detailed(service.unpublish_event(_uow(), current_principal(), str(event_id)))
 
 
 @blp.route("/events/<uuid:event_id>/cancel", methods=["POST"])
@@ -214,7 +186,7 @@ def unpublish_event(event_id):
 @blp.doc(security=ORGANISER_ONLY)
 def cancel_event(event_id):
     """Cancel an event and all its registrations; their tickets are revoked (organiser)."""
-    return _detailed(event_admin.cancel_event(_uow(), current_principal(), str(event_id)))
+    return _detailed(service.cancel_event(_uow(), current_principal(), str(event_id)))
 
 
 @blp.route("/events/<uuid:event_id>/ticket-types", methods=["POST"])
@@ -224,7 +196,7 @@ def cancel_event(event_id):
 @blp.doc(security=ORGANISER_ONLY)
 def add_ticket_type(fields, event_id):
     """Add a ticket type with a quota (organiser)."""
-    return event_admin.add_ticket_type(_uow(), current_principal(), str(event_id), fields)
+    return service.add_ticket_type(_uow(), current_principal(), str(event_id), fields)
 
 
 @blp.route("/ticket-types/<uuid:ticket_type_id>", methods=["PATCH"])
@@ -234,7 +206,7 @@ def add_ticket_type(fields, event_id):
 @blp.doc(security=ORGANISER_ONLY)
 def update_ticket_type(fields, ticket_type_id):
     """Change a ticket type; places a larger quota adds go to the waitlist first (organiser)."""
-    return event_admin.update_ticket_type(_uow(), current_principal(), str(ticket_type_id), fields)
+    return service.update_ticket_type(_uow(), current_principal(), str(ticket_type_id), fields)
 
 
 @blp.route("/events/<uuid:event_id>/sessions", methods=["POST"])
@@ -244,7 +216,7 @@ def update_ticket_type(fields, ticket_type_id):
 @blp.doc(security=ORGANISER_ONLY)
 def add_session(fields, event_id):
     """Add a session (a time slot with its own capacity) to an event (organiser)."""
-    return event_admin.add_session(_uow(), current_principal(), str(event_id), fields)
+    return service.add_session(_uow(), current_principal(), str(event_id), fields)
 
 
 @blp.route("/sessions/<uuid:session_id>", methods=["PATCH"])
@@ -254,7 +226,7 @@ def add_session(fields, event_id):
 @blp.doc(security=ORGANISER_ONLY)
 def update_session(fields, session_id):
     """Change a session; seats a larger capacity adds go to its waitlist first (organiser)."""
-    return event_admin.update_session(_uow(), current_principal(), str(session_id), fields)
+    return service.update_session(_uow(), current_principal(), str(session_id), fields)
 
 
 @blp.route("/events/<uuid:event_id>/questions", methods=["POST"])
@@ -264,7 +236,7 @@ def update_session(fields, session_id):
 @blp.doc(security=ORGANISER_ONLY)
 def add_question(fields, event_id):
     """Ask attendees a question when they register (organiser)."""
-    return event_admin.add_question(_uow(), current_principal(), str(event_id), fields)
+    return service.add_question(_uow(), current_principal(), str(event_id), fields)
 
 
 @blp.route("/questions/<uuid:question_id>", methods=["PATCH"])
@@ -274,7 +246,7 @@ def add_question(fields, event_id):
 @blp.doc(security=ORGANISER_ONLY)
 def update_question(fields, question_id):
     """Change a question (organiser)."""
-    return event_admin.update_question(_uow(), current_principal(), str(question_id), fields)
+    return service.update_question(_uow(), current_principal(), str(question_id), fields)
 
 
 @blp.route("/questions/<uuid:question_id>", methods=["DELETE"])
@@ -283,7 +255,7 @@ def update_question(fields, question_id):
 @blp.doc(security=ORGANISER_ONLY)
 def remove_question(question_id):
     """Stop asking a question; answers already given are kept (organiser)."""
-    event_admin.remove_question(_uow(), current_principal(), str(question_id))
+    service.remove_question(_uow(), current_principal(), str(question_id))
 
 
 @blp.route("/events/<uuid:event_id>/registrations", methods=["GET"])
@@ -304,7 +276,7 @@ def list_registrations(query, event_id):
         report = service.registrations_report(session, current_principal(), str(event_id), where)
     if wants_csv():
         return Response(
-            csv_export.registrations_csv(report),
+            service.registrations_csv(report),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="registrations-{event_id}.csv"'},
         )
@@ -342,4 +314,4 @@ def reject_registration(registration_id):
 def erase_personal_data(registration_id):
     """Erase an attendee's name, email and answers at their request; counts stay
     (organiser)."""
-    return _organiser_decision(personal_data.erase_attendee, registration_id)
+    return _organiser_decision(service.erase_attendee, registration_id)

@@ -4,7 +4,7 @@ column per question, and whether (and when) each attendee was checked in."""
 import csv
 import io
 
-from services.registration.answers import CONSENT, MULTIPLE_CHOICE, YES_NO
+from services.registration.models import CONSENT, MULTIPLE_CHOICE, YES_NO
 from shared.spreadsheet import safe_cell
 
 COLUMNS = [

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.registration.announcements import announce_event
-from services.registration.answers import WITH_OPTIONS, questions_of
+from services.registration.answers import questions_of
 from services.registration.models import (
     CANCELLED,
     CANCELLED_EVENT,
@@ -20,6 +20,7 @@ from services.registration.models import (
     LIVE,
     PUBLISHED,
     UNPUBLISHED,
+    WITH_OPTIONS,
     Event,
     EventSession,
     Question,
@@ -29,182 +30,156 @@ from services.registration.models import (
 from services.registration.places import fill_from_waitlist, fill_session_from_waitlist, leave
 from services.registration.wording import N_
 from shared.auth import Principal
-from shared.db import UnitOfWork
+from shared.db import Transaction
 from shared.errors import Conflict, InvalidRequest, NotFound
 
 EVENT_IS_CANCELLED = N_("The event is cancelled.")
 
 
-def create_event(uow: UnitOfWork, organiser: Principal, fields: dict) -> Event:
+def create_event(tx: Transaction, organiser: Principal, fields: dict) -> Event:
     _check_period(fields["starts_at"], fields["ends_at"])
-    with uow:
-        event = Event(organisation_id=organiser.organisation_id, status=DRAFT, **fields)
-        uow.session.add(event)
-        uow.commit()
-        return event
+    event = Event(organisation_id=organiser.organisation_id, status=DRAFT, **fields)
+    tx.session.add(event)
+    return event
 
 
-def update_event(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict) -> Event:
+def update_event(tx: Transaction, organiser: Principal, event_id: str, fields: dict) -> Event:
     """Change what the organiser sent; an event the public has seen announces the change."""
-    with uow:
-        event = _changeable_event(uow.session, organiser, event_id)
-        _check_period(
-            fields.get("starts_at", event.starts_at), fields.get("ends_at", event.ends_at)
-        )
-        for name, value in fields.items():
-            setattr(event, name, value)
-        if event.status != DRAFT:
-            announce_event(uow, "event.updated", event)
-        uow.commit()
+    event = _changeable_event(tx.session, organiser, event_id)
+    _check_period(fields.get("starts_at", event.starts_at), fields.get("ends_at", event.ends_at))
+    for name, value in fields.items():
+        setattr(event, name, value)
+    if event.status != DRAFT:
+        announce_event(tx, "event.updated", event)
+    return event
+
+
+def publish_event(tx: Transaction, organiser: Principal, event_id: str) -> Event:
+    event = _changeable_event(tx.session, organiser, event_id)
+    if event.status == PUBLISHED:
         return event
+    if not ticket_types_of(tx.session, event.id):
+        raise Conflict(N_("Add at least one ticket type before publishing."))
+    event.status = PUBLISHED
+    announce_event(tx, "event.published", event)
+    return event
 
 
-def publish_event(uow: UnitOfWork, organiser: Principal, event_id: str) -> Event:
-    with uow:
-        event = _changeable_event(uow.session, organiser, event_id)
-        if event.status == PUBLISHED:
-            return event
-        if not ticket_types_of(uow.session, event.id):
-            raise Conflict(N_("Add at least one ticket type before publishing."))
-        event.status = PUBLISHED
-        announce_event(uow, "event.published", event)
-        uow.commit()
-        return event
-
-
-def unpublish_event(uow: UnitOfWork, organiser: Principal, event_id: str) -> Event:
+def unpublish_event(tx: Transaction, organiser: Principal, event_id: str) -> Event:
     """Hide a published event and close it to new registrations; those made stay."""
-    with uow:
-        event = _changeable_event(uow.session, organiser, event_id)
-        if event.status != PUBLISHED:
-            raise Conflict(N_("Only a published event can be unpublished."))
-        event.status = UNPUBLISHED
-        announce_event(uow, "event.updated", event)
-        uow.commit()
-        return event
+    event = _changeable_event(tx.session, organiser, event_id)
+    if event.status != PUBLISHED:
+        raise Conflict(N_("Only a published event can be unpublished."))
+    event.status = UNPUBLISHED
+    announce_event(tx, "event.updated", event)
+    return event
 
 
 def cancel_event(
-    uow: UnitOfWork, organiser: Principal, event_id: str, now: datetime | None = None
+    tx: Transaction, organiser: Principal, event_id: str, now: datetime | None = None
 ) -> Event:
     """Cancel the event and every live registration of it (their tickets are revoked)."""
     now = now or datetime.now(UTC)
-    with uow:
-        event = organiser_event(uow.session, organiser, event_id)
-        if event.status == CANCELLED_EVENT:
-            return event
-        was_announced = event.status != DRAFT
-        event.status = CANCELLED_EVENT
-        live = uow.session.scalars(
-            select(Registration)
-            .where(Registration.event_id == event.id, Registration.status.in_(LIVE))
-            .order_by(Registration.created_at)
-            .with_for_update()
-        )
-        for registration in live:
-            leave(uow, registration, CANCELLED, "event_cancelled", now)
-        if was_announced:
-            announce_event(uow, "event.updated", event)
-        uow.commit()
+    event = organiser_event(tx.session, organiser, event_id)
+    if event.status == CANCELLED_EVENT:
         return event
+    was_announced = event.status != DRAFT
+    event.status = CANCELLED_EVENT
+    live = tx.session.scalars(
+        select(Registration)
+        .where(Registration.event_id == event.id, Registration.status.in_(LIVE))
+        .order_by(Registration.created_at)
+        .with_for_update()
+    )
+    for registration in live:
+        leave(tx, registration, CANCELLED, "event_cancelled", now)
+    if was_announced:
+        announce_event(tx, "event.updated", event)
+    return event
 
 
-def add_ticket_type(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict):
-    with uow:
-        event = _changeable_event(uow.session, organiser, event_id)
-        ticket_type = TicketType(event_id=event.id, **fields)
-        _check_sales_window(ticket_type)
-        uow.session.add(ticket_type)
-        uow.session.flush()
-        if event.status != DRAFT:
-            announce_event(uow, "event.updated", event)
-        uow.commit()
-        return ticket_type
+def add_ticket_type(tx: Transaction, organiser: Principal, event_id: str, fields: dict):
+    event = _changeable_event(tx.session, organiser, event_id)
+    ticket_type = TicketType(event_id=event.id, **fields)
+    _check_sales_window(ticket_type)
+    tx.session.add(ticket_type)
+    tx.session.flush()
+    if event.status != DRAFT:
+        announce_event(tx, "event.updated", event)
+    return ticket_type
 
 
 def update_ticket_type(
-    uow: UnitOfWork,
+    tx: Transaction,
     organiser: Principal,
     ticket_type_id: str,
     fields: dict,
     now: datetime | None = None,
 ) -> TicketType:
     """Change a ticket type; a larger quota goes to the waitlist first."""
-    with uow:
-        ticket_type, event = _changed(
-            uow.session, organiser, TicketType, ticket_type_id, fields, N_("No such ticket type.")
-        )
-        _check_sales_window(ticket_type)
-        uow.session.flush()
-        fill_from_waitlist(uow, event, ticket_type.id, now or datetime.now(UTC))
-        if event.status != DRAFT:
-            announce_event(uow, "event.updated", event)
-        uow.commit()
-        uow.session.refresh(ticket_type)
-        return ticket_type
+    ticket_type, event = _changed(
+        tx.session, organiser, TicketType, ticket_type_id, fields, N_("No such ticket type.")
+    )
+    _check_sales_window(ticket_type)
+    tx.session.flush()
+    fill_from_waitlist(tx, event, ticket_type.id, now or datetime.now(UTC))
+    if event.status != DRAFT:
+        announce_event(tx, "event.updated", event)
+    tx.session.refresh(ticket_type)
+    return ticket_type
 
 
-def add_session(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict):
-    with uow:
-        event = _changeable_event(uow.session, organiser, event_id)
-        event_session = EventSession(event_id=event.id, **fields)
-        _check_session_period(event, event_session)
-        uow.session.add(event_session)
-        uow.commit()
-        return event_session
+def add_session(tx: Transaction, organiser: Principal, event_id: str, fields: dict):
+    event = _changeable_event(tx.session, organiser, event_id)
+    event_session = EventSession(event_id=event.id, **fields)
+    _check_session_period(event, event_session)
+    tx.session.add(event_session)
+    return event_session
 
 
 def update_session(
-    uow: UnitOfWork, organiser: Principal, session_id: str, fields: dict
+    tx: Transaction, organiser: Principal, session_id: str, fields: dict
 ) -> EventSession:
     """Change a session; a larger capacity goes to its waitlist first."""
-    with uow:
-        event_session, event = _changed(
-            uow.session, organiser, EventSession, session_id, fields, N_("No such session.")
-        )
-        _check_session_period(event, event_session)
-        uow.session.flush()
-        fill_session_from_waitlist(uow.session, event_session.id)
-        uow.commit()
-        uow.session.refresh(event_session)
-        return event_session
+    event_session, event = _changed(
+        tx.session, organiser, EventSession, session_id, fields, N_("No such session.")
+    )
+    _check_session_period(event, event_session)
+    tx.session.flush()
+    fill_session_from_waitlist(tx.session, event_session.id)
+    tx.session.refresh(event_session)
+    return event_session
 
 
-def add_question(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict):
-    with uow:
-        event = _changeable_event(uow.session, organiser, event_id)
-        position = fields.pop("position", None)
-        if position is None:
-            position = len(questions_of(uow.session, event.id))
-        question = Question(
-            event_id=event.id,
-            position=position,
-            **{"options": [], "required": False, "translations": {}, **fields},
-        )
-        _check_question(question)
-        uow.session.add(question)
-        uow.commit()
-        return question
+def add_question(tx: Transaction, organiser: Principal, event_id: str, fields: dict):
+    event = _changeable_event(tx.session, organiser, event_id)
+    position = fields.pop("position", None)
+    if position is None:
+        position = len(questions_of(tx.session, event.id))
+    question = Question(
+        event_id=event.id,
+        position=position,
+        **{"options": [], "required": False, "translations": {}, **fields},
+    )
+    _check_question(question)
+    tx.session.add(question)
+    return question
 
 
-def update_question(uow: UnitOfWork, organiser: Principal, question_id: str, fields: dict):
-    with uow:
-        question = _organiser_question(uow.session, organiser, question_id)
-        for name, value in fields.items():
-            setattr(question, name, value)
-        _check_question(question)
-        uow.commit()
-        return question
+def update_question(tx: Transaction, organiser: Principal, question_id: str, fields: dict):
+    question = _organiser_question(tx.session, organiser, question_id)
+    for name, value in fields.items():
+        setattr(question, name, value)
+    _check_question(question)
+    return question
 
 
 def remove_question(
-    uow: UnitOfWork, organiser: Principal, question_id: str, now: datetime | None = None
+    tx: Transaction, organiser: Principal, question_id: str, now: datetime | None = None
 ) -> None:
     """Stop asking a question; answers already given are kept with their registrations."""
-    with uow:
-        question = _organiser_question(uow.session, organiser, question_id)
-        question.removed_at = now or datetime.now(UTC)
-        uow.commit()
+    question = _organiser_question(tx.session, organiser, question_id)
+    question.removed_at = now or datetime.now(UTC)
 
 
 # --- reading ------------------------------------------------------------------------------

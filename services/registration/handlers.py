@@ -1,4 +1,4 @@
-from services.registration import idempotency, personal_data, places, service
+from services.registration import service
 from shared.db import Transaction
 from shared.runtime import ServiceRuntime
 
@@ -15,12 +15,12 @@ HANDLERS = {"checkin.recorded": on_checkin_recorded}
 
 
 def lapse_waitlist_offers(runtime: ServiceRuntime) -> None:
-    places.expire_offers(runtime.unit_of_work())
+    service.lapse_waitlist_offers(runtime.unit_of_work())
 
 
 def erase_after_retention(runtime: ServiceRuntime) -> None:
-    personal_data.erase_after_retention(runtime.unit_of_work())
+    service.erase_after_retention(runtime.unit_of_work())
 
 
 def forget_expired_idempotency_keys(runtime: ServiceRuntime) -> None:
-    idempotency.forget_expired(runtime.unit_of_work())
+    service.forget_expired_idempotency_keys(runtime.unit_of_work())

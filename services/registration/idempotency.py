@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.registration.models import IdempotencyRecord
 from services.registration.wording import N_
-from shared.db import UnitOfWork
+from shared.db import Transaction
 from shared.errors import InvalidRequest
 from shared.secret_box import SecretBox
 
@@ -106,15 +106,12 @@ def forget_event(session: Session, event_id: str) -> None:
     session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.event_id == event_id))
 
 
-def forget_expired(uow: UnitOfWork, now: datetime | None = None) -> int:
+def forget_expired(tx: Transaction, now: datetime | None = None) -> int:
     """Forget the requests made over a day ago (the worker's periodic task); how many."""
     now = now or datetime.now(UTC)
-    with uow:
-        forgotten = uow.session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.created_at <= now - KEPT_FOR)
-        ).rowcount
-        uow.commit()
-        return forgotten
+    return tx.session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at <= now - KEPT_FOR)
+    ).rowcount
 
 
 def _sealed_as(registration_id: str) -> str:

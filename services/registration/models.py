@@ -115,6 +115,18 @@ class SessionPlace(Base):
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# What a question asks for.
+TEXT, CHOICE, MULTIPLE_CHOICE, YES_NO, CONSENT = (
+    "text",
+    "choice",
+    "multiple_choice",
+    "yes_no",
+    "consent",
+)
+KINDS = (TEXT, CHOICE, MULTIPLE_CHOICE, YES_NO, CONSENT)
+WITH_OPTIONS = (CHOICE, MULTIPLE_CHOICE)
+
+
 class Question(Base):
     __tablename__ = "questions"
 

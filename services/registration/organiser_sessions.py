@@ -13,13 +13,15 @@ from sqlalchemy.orm import Session
 
 from services.registration.models import OrganiserSession, tables
 from shared.auth import ORGANISER, Principal, authenticate, new_token, token_digest
+from shared.db import Transaction
 
 # A working day at the venue; the next one starts with signing in again.
 LIFETIME = timedelta(hours=12)
 
 
-def start(session: Session, organiser_token: str) -> str | None:
+def start(tx: Transaction, organiser_token: str) -> str | None:
     """A new session id for the organiser token, or None if it is no organiser's."""
+    session = tx.session
     principal = authenticate(session, tables.tokens, organiser_token)
     if principal is None or principal.role != ORGANISER:
         return None
@@ -35,7 +37,6 @@ def start(session: Session, organiser_token: str) -> str | None:
             expires_at=now + LIFETIME,
         )
     )
-    session.commit()
     return session_id
 
 
@@ -55,8 +56,7 @@ def organiser(session: Session, session_id: str) -> Principal | None:
     return Principal(role=row.role, organisation_id=row.organisation_id) if row else None
 
 
-def end(session: Session, session_id: str) -> None:
-    session.execute(
+def end(tx: Transaction, session_id: str) -> None:
+    tx.session.execute(
         delete(OrganiserSession).where(OrganiserSession.id_sha256 == token_digest(session_id))
     )
-    session.commit()

@@ -2,18 +2,14 @@
 language. Routes only: forms are read into the API's own schemas and handed to the same
 service functions the API calls; domain errors come back as messages beside their fields."""
 
-import hashlib
 import uuid
 from datetime import datetime
-from functools import wraps
-from ipaddress import ip_address
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
 from flask import (
     Blueprint,
     Response,
-    abort,
     g,
     make_response,
     redirect,
@@ -24,30 +20,16 @@ from flask import (
 from flask_babel import get_locale, gettext
 from marshmallow import ValidationError
 
-from services.registration import (
-    csv_export,
-    event_admin,
-    organiser_sessions,
-    personal_data,
-    schemas,
-    service,
-)
-from services.registration.answers import CONSENT, MULTIPLE_CHOICE, YES_NO
-from services.registration.api import register_attendee, with_details
-from services.registration.models import CATEGORIES, STATUSES, Event
+from services.registration import schemas, service
+from services.registration.models import CATEGORIES, CONSENT, MULTIPLE_CHOICE, STATUSES, YES_NO
 from services.registration.wording import localised
-from shared.auth import new_token, secrets_equal
+from shared.auth import new_token
+from shared.browser_sessions import BrowserSessions, SignInForm
 from shared.errors import Conflict, DomainError, InvalidRequest, NotFound
 from shared.http import current_runtime, failed_authentications, page_url, problem
 from shared.i18n import LANGUAGE_NAMES
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
-
-# The organiser's session id (organiser_sessions.py), never their token.
-ORGANISER_COOKIE = "loopgate_organiser"
-# The sign-in form's CSRF token, sent back by the form beside this cookie (double submit):
-# another site can neither read the cookie nor make the browser send it (SameSite=Strict).
-SIGN_IN_COOKIE = "loopgate_sign_in"
 
 
 # --- what every template may use ------------------------------------------------------------
@@ -132,15 +114,14 @@ def _uow():
 def home():
     category = request.args.get("category")
     with _session() as session:
-        events = event_admin.published_events(session, category if category in CATEGORIES else None)
-        events = [with_details(session, event) for event in events]
+        events = service.published_events(session, category if category in CATEGORIES else None)
     return render_template("events.html", events=events, categories=CATEGORIES, chosen=category)
 
 
 @blueprint.get("/events/<uuid:event_id>")
 def event_page(event_id):
     with _session() as session:
-        event = with_details(session, event_admin.published_event(session, str(event_id)))
+        event = service.published_event(session, str(event_id))
     return render_template("event.html", event=event, form={}, errors={}, key=uuid.uuid4().hex)
 
 
@@ -150,7 +131,9 @@ def register(event_id):
     errors = {}
     try:
         fields = schemas.RegistrationCreate().load(form)
-        result = register_attendee(event_id, fields, request.form.get("key") or None)
+        result = service.register_as_requested(
+            _uow(), str(event_id), fields, request.form.get("key") or None, request.remote_addr
+        )
     except ValidationError as error:
         # Show the answers' mistakes too, so nobody has to send the form twice to find them.
         with _session() as session:
@@ -163,7 +146,7 @@ def register(event_id):
         errors = _domain_errors(error)
     if errors:
         with _session() as session:
-            event = with_details(session, event_admin.published_event(session, str(event_id)))
+            event = service.published_event(session, str(event_id))
         page = render_template(
             "event.html", event=event, form=form, errors=errors, key=request.form.get("key")
         )
@@ -229,7 +212,7 @@ def _manage_page(registration_id: str, token: str | None, errors: dict, status: 
             registration = service.attendee_registration(session, registration_id, token)
         except NotFound:
             return render_template("error.html", message=gettext("This link opens nothing.")), 404
-        event = with_details(session, session.get(Event, registration.event_id))
+        event = service.registration_event(session, registration)
         places = service.session_places(session, [registration.id])[registration.id]
     page = render_template(
         "manage.html",
@@ -311,28 +294,17 @@ def _by_form_field(messages: dict, path: tuple = ()):
 # --- organisers -----------------------------------------------------------------------------
 
 
-def organiser_page(view):
-    """Only for an organiser signed in (a live session); POSTs need the page's CSRF token."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        session_id = request.cookies.get(ORGANISER_COOKIE, "")
-        with _session() as session:
-            principal = organiser_sessions.organiser(session, session_id) if session_id else None
-        if principal is None:
-            return redirect(url_for("pages.login", next=request.path), 303)
-        g.principal, g.session_id, g.csrf = principal, session_id, csrf_token(session_id)
-        if request.method == "POST" and not secrets_equal(g.csrf, request.form.get("csrf")):
-            abort(400)
-        return view(*args, **kwargs)
-
-    return wrapper
+def _signed_in_organiser(session_id: str):
+    with _session() as session:
+        return service.signed_in_organiser(session, session_id)
 
 
-def csrf_token(session_id: str) -> str:
-    """Derived from the secret session id: a page of ours can show it, another site cannot
-    know it."""
-    return hashlib.sha256(f"loopgate-csrf:{session_id}".encode()).hexdigest()
+# The organiser's session id (organiser_sessions.py), never their token.
+organisers = BrowserSessions(
+    "loopgate_organiser", "/organiser", "pages.login", _signed_in_organiser
+)
+organiser_page = organisers.signed_in
+sign_in_form = SignInForm("loopgate_sign_in", "pages.login")
 
 
 @blueprint.get("/organiser/login")
@@ -342,9 +314,7 @@ def login():
 
 @blueprint.post("/organiser/login")
 def sign_in():
-    form_token = request.cookies.get(SIGN_IN_COOKIE)
-    if not form_token or not secrets_equal(form_token, request.form.get("csrf")):
-        # Another site's form (login CSRF), or a form shown before its cookie was made.
+    if not sign_in_form.sent_back():
         return _sign_in_page(gettext("The sign-in form had expired. Please try again."), 400)
     wait = failed_authentications().wait_seconds()
     if wait:
@@ -353,59 +323,26 @@ def sign_in():
             seconds=wait,
         )
         return _sign_in_page(message, 429, {"Retry-After": str(wait)})
-    with _session() as session:
-        session_id = organiser_sessions.start(session, request.form.get("token", "").strip())
+    session_id = service.start_organiser_session(_uow(), request.form.get("token", "").strip())
     if session_id is None:
         failed_authentications().record()
         return _sign_in_page(gettext("That is not an organiser token."), 401)
-    target = request.args.get("next", "")
-    response = redirect(
-        target if target.startswith("/organiser/") else url_for("pages.organiser_home"), 303
-    )
-    response.set_cookie(
-        ORGANISER_COOKIE,
-        session_id,
-        max_age=organiser_sessions.LIFETIME,
-        path="/organiser",
-        **_cookie_flags(),
-    )
-    response.delete_cookie(SIGN_IN_COOKIE, path=url_for("pages.login"), **_cookie_flags())
-    return response
+    response = redirect(organisers.safe_next(url_for("pages.organiser_home")), 303)
+    organisers.begin(response, session_id, service.ORGANISER_SESSION_SECONDS)
+    return sign_in_form.done(response)
 
 
 def _sign_in_page(error: str | None, status: int, headers: dict | None = None) -> Response:
     form_token = new_token()
     page = render_template("organiser_login.html", error=error, csrf=form_token)
-    response = make_response(page, status, headers or {})
-    response.set_cookie(SIGN_IN_COOKIE, form_token, path=url_for("pages.login"), **_cookie_flags())
-    return response
-
-
-def _cookie_flags() -> dict:
-    return {"httponly": True, "samesite": "Strict", "secure": _secure_cookies()}
-
-
-def _secure_cookies() -> bool:
-    # Browsers keep Secure cookies over plain HTTP on this computer only; elsewhere the
-    # service is meant to be behind TLS (the gateway passes the client's scheme on in
-    # X-Forwarded-Proto, which makes the request https here).
-    if request.is_secure:
-        return True
-    host = request.host.rsplit(":", 1)[0].strip("[]")
-    try:
-        return host == "localhost" or ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return sign_in_form.offer(make_response(page, status, headers or {}), form_token)
 
 
 @blueprint.post("/organiser/logout")
 @organiser_page
 def logout():
-    with _session() as session:
-        organiser_sessions.end(session, g.session_id)
-    response = redirect(url_for("pages.login"), 303)
-    response.delete_cookie(ORGANISER_COOKIE, path="/organiser", **_cookie_flags())
-    return response
+    service.end_organiser_session(_uow(), g.session_id)
+    return organisers.end(redirect(url_for("pages.login"), 303))
 
 
 @blueprint.get("/organiser/")
@@ -416,8 +353,7 @@ def organiser_home():
 
 def _organiser_home(form, errors: dict):
     with _session() as session:
-        events = event_admin.organiser_events(session, g.principal)
-        events = [with_details(session, event) for event in events]
+        events = service.organiser_events(session, g.principal)
     page = render_template(
         "organiser_events.html",
         events=events,
@@ -439,7 +375,7 @@ def organiser_new_event():
         ticket_fields = schemas.TicketTypeCreate().load(
             {"name": form.get("ticket_name", ""), "quota": _whole_number(form.get("quota"))}
         )
-        event = event_admin.create_event(_uow(), g.principal, event_fields)
+        event = service.create_event(_uow(), g.principal, event_fields)
     except ValidationError as error:
         return _organiser_home(
             form,
@@ -447,7 +383,7 @@ def organiser_new_event():
         )
     except InvalidRequest as error:
         return _organiser_home(form, _domain_errors(error))
-    event_admin.add_ticket_type(_uow(), g.principal, event.id, ticket_fields)
+    service.add_ticket_type(_uow(), g.principal, event.id, ticket_fields)
     return redirect(url_for("pages.organiser_event", event_id=event.id), 303)
 
 
@@ -493,7 +429,6 @@ def organiser_event(event_id):
     )
     with _session() as session:
         report = service.registrations_report(session, g.principal, str(event_id), where)
-        with_details(session, report.event)
     return render_template(
         "organiser_event.html",
         report=report,
@@ -509,21 +444,21 @@ def organiser_csv(event_id):
     with _session() as session:
         report = service.registrations_report(session, g.principal, str(event_id))
     return Response(
-        csv_export.registrations_csv(report),
+        service.registrations_csv(report),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="registrations-{event_id}.csv"'},
     )
 
 
 EVENT_ACTIONS = {
-    "publish": event_admin.publish_event,
-    "unpublish": event_admin.unpublish_event,
-    "cancel": event_admin.cancel_event,
+    "publish": service.publish_event,
+    "unpublish": service.unpublish_event,
+    "cancel": service.cancel_event,
 }
 REGISTRATION_ACTIONS = {
     "approve": service.approve,
     "reject": service.reject,
-    "erase": personal_data.erase_attendee,
+    "erase": service.erase_attendee,
 }
 
 

@@ -12,61 +12,55 @@ from sqlalchemy import select, update
 
 from services.registration.idempotency import forget_event, forget_registration
 from services.registration.models import Event, Registration
-from services.registration.service import organiser_registration
+from services.registration.registrations import organiser_registration
 from shared.auth import Principal
 from shared.bus.events import ERASED_NAME
 from shared.bus.outbox import forget_attendees
-from shared.db import UnitOfWork
+from shared.db import Transaction
 
 _ERASED = {"attendee_name": ERASED_NAME, "attendee_email": "", "answers": {}}
 
 
 def erase_attendee(
-    uow: UnitOfWork, organiser: Principal, registration_id: str, now: datetime | None = None
+    tx: Transaction, organiser: Principal, registration_id: str, now: datetime | None = None
 ) -> Registration:
     """Erase one attendee's personal data, at their request."""
-    with uow:
-        registration = organiser_registration(uow.session, organiser, registration_id)
-        if registration.erased_at is None:
-            for name, value in _ERASED.items():
-                setattr(registration, name, value)
-            forget_registration(uow.session, registration.id)
-            registration.erased_at = now or datetime.now(UTC)
-            uow.publish("registration.erased", _erased(registration.id, registration.event_id))
-            forget_attendees(uow, [registration.id])
-        uow.commit()
-        return registration
+    registration = organiser_registration(tx.session, organiser, registration_id)
+    if registration.erased_at is None:
+        for name, value in _ERASED.items():
+            setattr(registration, name, value)
+        forget_registration(tx.session, registration.id)
+        registration.erased_at = now or datetime.now(UTC)
+        tx.publish("registration.erased", _erased(registration.id, registration.event_id))
+        forget_attendees(tx, [registration.id])
+    return registration
 
 
-def erase_after_retention(uow: UnitOfWork, now: datetime | None = None) -> list[str]:
+def erase_after_retention(tx: Transaction, now: datetime | None = None) -> list[str]:
     """Erase the personal data of every event whose retention period has run out; the ids
     of those events."""
     now = now or datetime.now(UTC)
-    with uow:
-        due = [
-            event
-            for event in uow.session.scalars(
-                select(Event)
-                .where(Event.retention_days.is_not(None), Event.personal_data_erased_at.is_(None))
-                .with_for_update(skip_locked=True)
-            )
-            if event.ends_at + timedelta(days=event.retention_days) <= now
-        ]
-        for event in due:
-            erased = uow.session.scalars(
-                update(Registration)
-                .where(Registration.event_id == event.id, Registration.erased_at.is_(None))
-                .values(**_ERASED, erased_at=now)
-                .returning(Registration.id)
-            ).all()
-            forget_event(uow.session, event.id)
-            forget_attendees(uow, erased)
-            uow.publish(
-                "registration.erased", *[_erased(erased_id, event.id) for erased_id in erased]
-            )
-            event.personal_data_erased_at = now
-        uow.commit()
-        return [event.id for event in due]
+    due = [
+        event
+        for event in tx.session.scalars(
+            select(Event)
+            .where(Event.retention_days.is_not(None), Event.personal_data_erased_at.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+        if event.ends_at + timedelta(days=event.retention_days) <= now
+    ]
+    for event in due:
+        erased = tx.session.scalars(
+            update(Registration)
+            .where(Registration.event_id == event.id, Registration.erased_at.is_(None))
+            .values(**_ERASED, erased_at=now)
+            .returning(Registration.id)
+        ).all()
+        forget_event(tx.session, event.id)
+        forget_attendees(tx, erased)
+        tx.publish("registration.erased", *[_erased(erased_id, event.id) for erased_id in erased])
+        event.personal_data_erased_at = now
+    return [event.id for event in due]
 
 
 def _erased(registration_id: str, event_id: str) -> dict:

@@ -32,7 +32,7 @@ from services.registration.models import (
     SessionPlace,
     TicketType,
 )
-from shared.db import Transaction, UnitOfWork
+from shared.db import Transaction
 
 
 def _taking(model, limit):
@@ -112,22 +112,20 @@ def fill_from_waitlist(tx: Transaction, event: Event, ticket_type_id: str, now: 
         tx.session.flush()
 
 
-def expire_offers(uow: UnitOfWork, now: datetime | None = None) -> int:
+def expire_offers(tx: Transaction, now: datetime | None = None) -> int:
     """Offers not claimed in time lapse; each place goes to the next on the waitlist."""
     now = now or datetime.now(UTC)
-    with uow:
-        lapsed = list(
-            uow.session.scalars(
-                select(Registration)
-                .where(Registration.status == OFFERED, Registration.offer_expires_at <= now)
-                .order_by(Registration.offer_expires_at)
-                .with_for_update(skip_locked=True)
-            )
+    lapsed = list(
+        tx.session.scalars(
+            select(Registration)
+            .where(Registration.status == OFFERED, Registration.offer_expires_at <= now)
+            .order_by(Registration.offer_expires_at)
+            .with_for_update(skip_locked=True)
         )
-        for registration in lapsed:
-            leave(uow, registration, OFFER_EXPIRED, "offer_expired", now)
-        uow.commit()
-        return len(lapsed)
+    )
+    for registration in lapsed:
+        leave(tx, registration, OFFER_EXPIRED, "offer_expired", now)
+    return len(lapsed)
 
 
 def leave(tx: Transaction, registration: Registration, status: str, reason: str, now: datetime):

@@ -1,8 +1,7 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.registration import attendees
-from services.registration.answers import KINDS
-from services.registration.models import CATEGORIES, STATUSES
+from services.registration.models import CATEGORIES, KINDS, STATUSES
 from services.registration.wording import LANGUAGES
 from shared.schemas import Instant, StrictSchema, Text, TrimmedString, validate_timezone
 

@@ -1,88 +1,140 @@
-"""Registration rules: who gets a place, who waits, who needs approval; what attendees may do
-with their private link and what organisers see. No Flask, no broker.
+"""Registration's service layer: each operation the API, the pages, the consumers and the
+worker's periodic tasks call, and the only module they call. A write opens its transaction
+and commits it (UnitOfWork.run), a consumer's works in the transaction it is handed, a read
+takes a session. The rules live in the modules it calls: registrations (places, the
+waitlist, approval, what attendees may do with their link), event_admin (what organisers set
+up), personal_data (erasure), places, answers and idempotency. No Flask, no broker."""
 
-Places, seats and the waitlist are in places.py; events, ticket types, sessions and questions
-in event_admin.py; answers and consents in answers.py; erasure in personal_data.py.
-"""
+from datetime import datetime
 
-import secrets
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-
-from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.registration.admission import EventTerms, TicketTypeTerms, admit
-from services.registration.announcements import announce_status
-from services.registration.answers import check_answers, consent_changes, questions_of
-from services.registration.event_admin import organiser_event, sessions_of, ticket_types_of
-from services.registration.idempotency import (
-    Idempotency,
-    answered_before,
-    fingerprint,
-    remember,
+from services.registration import (
+    csv_export,
+    event_admin,
+    idempotency,
+    organiser_sessions,
+    personal_data,
+    places,
+    registrations,
 )
-from services.registration.models import (
-    CANCELLED,
-    CONFIRMED,
-    LIVE,
-    OFFERED,
-    PENDING_APPROVAL,
-    PUBLISHED,
-    REJECTED,
-    REQUESTED,
-    WAITLISTED,
-    Event,
-    EventSession,
-    IdempotencyRecord,
-    Question,
-    Registration,
-    SessionPlace,
-    TicketType,
+from services.registration.answers import questions_of
+from services.registration.idempotency import Idempotency
+from services.registration.models import Event, EventSession, Question, Registration, TicketType
+from services.registration.registrations import (
+    Choices,
+    NewRegistration,
+    RegistrationFilter,
+    RegistrationsReport,
 )
-from services.registration.places import confirm, leave, places_of, take_place, take_seats
-from services.registration.wording import DEFAULT_LANGUAGE, N_
-from shared.auth import Principal, secrets_equal, token_digest
-from shared.bus.outbox import withdraw
+from services.registration.wording import DEFAULT_LANGUAGE
+from shared.auth import Principal
 from shared.db import Transaction, UnitOfWork
-from shared.errors import Conflict, InvalidRequest, NotFound
-from shared.models import new_id, utcnow
+
+__all__ = ["Choices", "NewRegistration", "RegistrationFilter", "RegistrationsReport"]
 
 
-@dataclass(frozen=True)
-class NewRegistration:
-    registration: Registration
-    created: bool
-    places: list[SessionPlace]
+# --- events, as the public and organisers read them -------------------------------------
 
 
-@dataclass(frozen=True)
-class RegistrationFilter:
-    status: str | None = None
-    ticket_type_id: str | None = None
-    search: str | None = None
+def with_details(session: Session, event: Event) -> Event:
+    """The event with its ticket types, sessions and questions, as EventOut shows it."""
+    event.ticket_types = event_admin.ticket_types_of(session, event.id)
+    event.sessions = event_admin.sessions_of(session, event.id)
+    event.questions = questions_of(session, event.id)
+    return event
 
 
-@dataclass(frozen=True)
-class RegistrationsReport:
-    """An event's registrations as organisers see them, with what it takes to read them."""
-
-    event: Event
-    registrations: list[Registration]
-    places: dict[str, list[SessionPlace]]
-    ticket_types: list[TicketType]
-    sessions: list[EventSession]
-    questions: list[Question]
+def published_events(session: Session, category: str | None = None) -> list[Event]:
+    return [with_details(session, e) for e in event_admin.published_events(session, category)]
 
 
-@dataclass(frozen=True)
-class Choices:
-    """What an attendee chooses besides the ticket type."""
+def published_event(session: Session, event_id: str) -> Event:
+    return with_details(session, event_admin.published_event(session, event_id))
 
-    session_ids: tuple[str, ...] = ()
-    answers: dict = field(default_factory=dict)
-    language: str = DEFAULT_LANGUAGE
+
+def organiser_events(session: Session, organiser: Principal) -> list[Event]:
+    return [with_details(session, e) for e in event_admin.organiser_events(session, organiser)]
+
+
+def organiser_event(session: Session, organiser: Principal, event_id: str) -> Event:
+    return with_details(session, event_admin.organiser_event(session, organiser, event_id))
+
+
+def registration_event(session: Session, registration: Registration) -> Event:
+    """The event of a registration its attendee has opened."""
+    return with_details(session, session.get(Event, registration.event_id))
+
+
+# --- what organisers set up -------------------------------------------------------------
+
+
+def create_event(uow: UnitOfWork, organiser: Principal, fields: dict) -> Event:
+    return uow.run(event_admin.create_event, organiser, fields)
+
+
+def update_event(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict) -> Event:
+    return uow.run(event_admin.update_event, organiser, event_id, fields)
+
+
+def publish_event(uow: UnitOfWork, organiser: Principal, event_id: str) -> Event:
+    return uow.run(event_admin.publish_event, organiser, event_id)
+
+
+def unpublish_event(uow: UnitOfWork, organiser: Principal, event_id: str) -> Event:
+    return uow.run(event_admin.unpublish_event, organiser, event_id)
+
+
+def cancel_event(
+    uow: UnitOfWork, organiser: Principal, event_id: str, now: datetime | None = None
+) -> Event:
+    return uow.run(event_admin.cancel_event, organiser, event_id, now)
+
+
+def add_ticket_type(
+    uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict
+) -> TicketType:
+    return uow.run(event_admin.add_ticket_type, organiser, event_id, fields)
+
+
+def update_ticket_type(
+    uow: UnitOfWork,
+    organiser: Principal,
+    ticket_type_id: str,
+    fields: dict,
+    now: datetime | None = None,
+) -> TicketType:
+    return uow.run(event_admin.update_ticket_type, organiser, ticket_type_id, fields, now)
+
+
+def add_session(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict) -> EventSession:
+    return uow.run(event_admin.add_session, organiser, event_id, fields)
+
+
+def update_session(
+    uow: UnitOfWork, organiser: Principal, session_id: str, fields: dict
+) -> EventSession:
+    return uow.run(event_admin.update_session, organiser, session_id, fields)
+
+
+def add_question(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict) -> Question:
+    return uow.run(event_admin.add_question, organiser, event_id, fields)
+
+
+def update_question(
+    uow: UnitOfWork, organiser: Principal, question_id: str, fields: dict
+) -> Question:
+    return uow.run(event_admin.update_question, organiser, question_id, fields)
+
+
+def remove_question(
+    uow: UnitOfWork, organiser: Principal, question_id: str, now: datetime | None = None
+) -> None:
+    uow.run(event_admin.remove_question, organiser, question_id, now)
+
+
+# --- attendees ----------------------------------------------------------------------------
 
 
 def register(
@@ -94,182 +146,62 @@ def register(
     idempotency: Idempotency | None = None,
     now: datetime | None = None,
 ) -> NewRegistration:
-    """Take a place if one is left, else join the waitlist; a ticket type that needs approval
-    waits for the organiser (admission.admit decides). The registration returned carries its
-    manage token. The same request sent again with the same idempotency key repeats the first
-    answer.
-
-    This is the ticket drop's hot path: in the common case (no sessions chosen, no limit per
-    email, no idempotency key) one SELECT, the registration's INSERT, the event's INSERT, the
-    counter's conditional UPDATE and the commit, each a Core statement built once."""
-    now = now or datetime.now(UTC)
-    request_sha256 = _request_sha256(ticket_type_id, attendee, choices)
+    """registrations.register, committed at once: the commit releases the counter's row lock
+    that its last statement took."""
+    arguments = (event_id, ticket_type_id, attendee, choices)
     try:
-        with uow:
-            found = _event_and_ticket_type(uow.session, event_id, ticket_type_id, idempotency)
-            if found.asked_before:
-                return _answer_again(uow.session, event_id, idempotency, request_sha256)
-            # As the counter stood a moment ago: a prediction, which the UPDATE that takes
-            # the place confirms or corrects (_announce_then_take_place).
-            status = admit(*_terms(found), now)
-            questions, sessions, answers = _check_choices(
-                uow.session, event_id, choices, found.asks_questions
-            )
-            if found.per_order_limit is not None:
-                _check_per_order_limit(
-                    uow.session, ticket_type_id, found.per_order_limit, attendee["email"]
-                )
-            registration = _insert_registration(
-                uow.session,
-                {
-                    "event_id": event_id,
-                    "ticket_type_id": ticket_type_id,
-                    "attendee_name": attendee["name"],
-                    "attendee_email": attendee["email"],
-                    "language": choices.language,
-                    "answers": answers,
-                    "status": status,
-                },
-            )
-            if idempotency is not None:
-                remember(
-                    uow.session,
-                    event_id,
-                    idempotency,
-                    request_sha256,
-                    registration.id,
-                    registration.manage_token,
-                    now,
-                )
-            places = [
-                SessionPlace(registration_id=registration.id, session_id=s.id, status=REQUESTED)
-                for s in sessions
-            ]
-            consents = consent_changes(questions, {}, answers, registration.id, choices.language)
-            uow.session.add_all([*places, *consents])
-            if status != PENDING_APPROVAL:
-                _announce_then_take_place(uow, registration)
-                if registration.status == CONFIRMED:
-                    take_seats(uow.session, places)
-            uow.commit()
-            return NewRegistration(registration, True, places)
+        return uow.run(registrations.register, *arguments, idempotency, now)
     except IntegrityError:
         if idempotency is None:
             raise
         # The same key from the same client raced us and won: answer as it was answered.
         with uow:
-            return _answer_again(uow.session, event_id, idempotency, request_sha256)
+            return registrations.answer_again(uow.session, *arguments, idempotency)
 
 
-def _announce_then_take_place(tx: Transaction, registration: Registration) -> None:
-    """Take the place of a registration stored with the status the counter predicted,
-    announcing that status first; when the prediction lost a race, correct the status and
-    its announcement.
-
-    Why: every registration of a ticket type queues for the row lock of its place counter,
-    which the conditional UPDATE takes and only the commit releases. So the predicted status
-    is stored and its event written (flushed) before the UPDATE, which then holds the lock
-    only for itself and the commit; the ticket drop's throughput rests on it. When the UPDATE
-    disagrees (a place was taken or freed since the read: a few registrations at the moment
-    the quota fills), the status is set right and the predicted event withdrawn, in the same
-    transaction, for the right one; to the bus the wrong one never existed."""
-    predicted = announce_status(tx, registration)
-    tx.flush()
-    taken = take_place(tx.session, registration.ticket_type_id)
-    decided = CONFIRMED if taken else WAITLISTED
-    if decided != registration.status:
-        tx.session.execute(_SET_STATUS, {"registration_id": registration.id, "status": decided})
-        registration.status = decided
-        withdraw(tx, predicted)
-        announce_status(tx, registration)
-
-
-def _request_sha256(ticket_type_id: str, attendee: dict, choices: Choices) -> str:
-    return fingerprint(
-        {
-            "ticket_type_id": ticket_type_id,
-            "attendee": attendee,
-            "session_ids": sorted(choices.session_ids),
-            "answers": choices.answers,
-            "language": choices.language,
-        }
+def register_as_requested(
+    uow: UnitOfWork,
+    event_id: str,
+    fields: dict,
+    idempotency_key: str | None,
+    client_address: str | None,
+) -> NewRegistration:
+    """Register with a RegistrationCreate's fields (the API's and the form's); an idempotency
+    key counts for the client's address only."""
+    return register(
+        uow,
+        event_id,
+        str(fields["ticket_type_id"]),
+        fields["attendee"],
+        Choices(
+            session_ids=tuple(str(session_id) for session_id in fields.get("session_ids", ())),
+            answers=fields.get("answers", {}),
+            language=fields.get("language", DEFAULT_LANGUAGE),
+        ),
+        idempotency=(
+            Idempotency(idempotency_key, client_address, uow.secret_box)
+            if idempotency_key
+            else None
+        ),
     )
 
 
-def _answer_again(
-    session: Session, event_id: str, idempotency: Idempotency, request_sha256: str
-) -> NewRegistration:
-    registration_id, manage_token = answered_before(session, event_id, idempotency, request_sha256)
-    earlier = session.get(Registration, registration_id)
-    earlier.manage_token = manage_token
-    return NewRegistration(earlier, False, places_of(session, earlier.id))
-
-
-_REGISTRATIONS = Registration.__table__
-_INSERT_REGISTRATION = _REGISTRATIONS.insert()
-# updated_at is the column's onupdate.
-_SET_STATUS = (
-    update(_REGISTRATIONS)
-    .where(_REGISTRATIONS.c.id == bindparam("registration_id"))
-    .values(status=bindparam("status"))
-)
-
-
-def _insert_registration(session: Session, fields: dict) -> Registration:
-    """Store a new registration with one INSERT on the session's connection (no flush, no
-    identity map); return it as callers read it, a Registration not attached to the session
-    (the columns left out, such as offer_expires_at, are NULL and read as None)."""
-    stored_at = utcnow()
-    manage_token = secrets.token_urlsafe(24)
-    values = {
-        "id": new_id(),
-        **fields,
-        "manage_token_sha256": token_digest(manage_token),
-        "created_at": stored_at,
-        "updated_at": stored_at,
-    }
-    session.connection().execute(_INSERT_REGISTRATION, values)
-    return Registration(**values, manage_token=manage_token)
-
-
-def attendee_registration(session: Session, registration_id: str, manage_token: str | None):
-    registration = session.get(Registration, registration_id)
-    if (
-        registration is None
-        or not manage_token
-        or not secrets_equal(registration.manage_token_sha256, token_digest(manage_token))
-    ):
-        raise NotFound(N_("No such registration for this link."))
-    return registration
+def attendee_registration(
+    session: Session, registration_id: str, manage_token: str | None
+) -> Registration:
+    return registrations.attendee_registration(session, registration_id, manage_token)
 
 
 def cancel(
     uow: UnitOfWork, registration_id: str, manage_token: str | None, now: datetime | None = None
 ) -> Registration:
-    """Cancel a registration; a freed place goes at once to the first on the waitlist."""
-    with uow:
-        registration = _locked_attendee_registration(uow.session, registration_id, manage_token)
-        if registration.status not in LIVE:
-            return registration
-        leave(uow, registration, CANCELLED, "cancelled_by_attendee", now or datetime.now(UTC))
-        uow.commit()
-        return registration
+    return uow.run(registrations.cancel, registration_id, manage_token, now)
 
 
 def claim(
     uow: UnitOfWork, registration_id: str, manage_token: str | None, now: datetime | None = None
 ) -> Registration:
-    """Take up a place offered from the waitlist, before the offer lapses."""
-    now = now or datetime.now(UTC)
-    with uow:
-        registration = _locked_attendee_registration(uow.session, registration_id, manage_token)
-        if registration.status == CONFIRMED:
-            return registration
-        if registration.status != OFFERED or registration.offer_expires_at <= now:
-            raise Conflict(N_("There is no place on offer for this registration."))
-        confirm(uow, registration)
-        uow.commit()
-        return registration
+    return uow.run(registrations.claim, registration_id, manage_token, now)
 
 
 def change_answers(
@@ -279,45 +211,40 @@ def change_answers(
     answers: dict,
     language: str | None = None,
 ) -> Registration:
-    """Replace the answers given (the others stay); consents given or withdrawn are recorded."""
-    with uow:
-        registration = _locked_attendee_registration(uow.session, registration_id, manage_token)
-        if registration.status not in LIVE or registration.erased_at is not None:
-            raise Conflict(N_("This registration can no longer be changed."))
-        questions = questions_of(uow.session, registration.event_id)
-        kept, errors = check_answers(questions, {**registration.answers, **answers})
-        _refuse_if({"answers": errors} if errors else {})
-        language = language or registration.language
-        uow.session.add_all(
-            consent_changes(questions, registration.answers, kept, registration.id, language)
-        )
-        registration.answers = kept
-        registration.language = language
-        uow.commit()
-        return registration
+    return uow.run(registrations.change_answers, registration_id, manage_token, answers, language)
+
+
+def session_places(session: Session, registration_ids: list[str]) -> dict[str, list]:
+    return registrations.session_places(session, registration_ids)
+
+
+def answer_problems(session: Session, event_id: str, answers: dict) -> dict:
+    return registrations.answer_problems(session, event_id, answers)
+
+
+# --- organisers' decisions and reports --------------------------------------------------
 
 
 def approve(uow: UnitOfWork, organiser: Principal, registration_id: str) -> Registration:
-    """Let an applicant in: confirmed while places last, else waitlisted."""
-    with uow:
-        registration = _pending(uow.session, organiser, registration_id)
-        if take_place(uow.session, registration.ticket_type_id):
-            confirm(uow, registration)
-        else:
-            registration.status = WAITLISTED
-            announce_status(uow, registration)
-        uow.commit()
-        return registration
+    return uow.run(registrations.approve, organiser, registration_id)
 
 
 def reject(
     uow: UnitOfWork, organiser: Principal, registration_id: str, now: datetime | None = None
 ) -> Registration:
-    with uow:
-        registration = _pending(uow.session, organiser, registration_id)
-        leave(uow, registration, REJECTED, "rejected", now or datetime.now(UTC))
-        uow.commit()
-        return registration
+    return uow.run(registrations.reject, organiser, registration_id, now)
+
+
+def erase_attendee(
+    uow: UnitOfWork, organiser: Principal, registration_id: str, now: datetime | None = None
+) -> Registration:
+    return uow.run(personal_data.erase_attendee, organiser, registration_id, now)
+
+
+def organiser_registration(
+    session: Session, organiser: Principal, registration_id: str
+) -> Registration:
+    return registrations.organiser_registration(session, organiser, registration_id)
 
 
 def registrations_report(
@@ -326,198 +253,50 @@ def registrations_report(
     event_id: str,
     where: RegistrationFilter = RegistrationFilter(),  # noqa: B008 (frozen, never changed)
 ) -> RegistrationsReport:
-    event = organiser_event(session, organiser, event_id)
-    query = select(Registration).where(Registration.event_id == event.id)
-    if where.status:
-        query = query.where(Registration.status == where.status)
-    if where.ticket_type_id:
-        query = query.where(Registration.ticket_type_id == where.ticket_type_id)
-    if where.search:
-        text = where.search.lower()
-        query = query.where(
-            or_(
-                func.lower(Registration.attendee_name).contains(text, autoescape=True),
-                func.lower(Registration.attendee_email).contains(text, autoescape=True),
-            )
-        )
-    registrations = list(session.scalars(query.order_by(Registration.created_at, Registration.id)))
-    return RegistrationsReport(
-        event=event,
-        registrations=registrations,
-        places=session_places(session, [registration.id for registration in registrations]),
-        ticket_types=ticket_types_of(session, event.id),
-        sessions=sessions_of(session, event.id),
-        questions=questions_of(session, event.id),
-    )
+    """An event's registrations, with the event as EventOut shows it."""
+    report = registrations.registrations_report(session, organiser, event_id, where)
+    event = report.event
+    event.ticket_types, event.sessions = report.ticket_types, report.sessions
+    event.questions = report.questions
+    return report
 
 
-def organiser_registration(
-    session: Session, organiser: Principal, registration_id: str
-) -> Registration:
-    registration = session.get(Registration, registration_id)
-    if registration is None:
-        raise NotFound(N_("No such registration."))
-    organiser_event(session, organiser, registration.event_id)
-    return registration
+def registrations_csv(report: RegistrationsReport) -> str:
+    return csv_export.registrations_csv(report)
 
 
-def session_places(session: Session, registration_ids: list[str]) -> dict[str, list]:
-    """Each registration's session seats, by registration id."""
-    places: dict[str, list] = {registration_id: [] for registration_id in registration_ids}
-    if registration_ids:
-        for place in session.scalars(
-            select(SessionPlace)
-            .where(SessionPlace.registration_id.in_(registration_ids))
-            .order_by(SessionPlace.session_id)
-        ):
-            places[place.registration_id].append(place)
-    return places
+# --- organisers signed in to the organiser pages ----------------------------------------
+
+ORGANISER_SESSION_SECONDS = int(organiser_sessions.LIFETIME.total_seconds())
 
 
-def answer_problems(session: Session, event_id: str, answers: dict) -> dict:
-    """What is wrong with these answers to the event's questions (a form shows it beside the
-    rest of its mistakes)."""
-    return check_answers(questions_of(session, event_id), answers)[1]
+def start_organiser_session(uow: UnitOfWork, organiser_token: str) -> str | None:
+    """A new session id for the organiser token, or None if it is no organiser's."""
+    return uow.run(organiser_sessions.start, organiser_token)
+
+
+def signed_in_organiser(session: Session, session_id: str) -> Principal | None:
+    return organiser_sessions.organiser(session, session_id)
+
+
+def end_organiser_session(uow: UnitOfWork, session_id: str) -> None:
+    uow.run(organiser_sessions.end, session_id)
+
+
+# --- what the bus and the clock bring -----------------------------------------------------
 
 
 def record_arrival(tx: Transaction, registration_id: str, scanned_at: datetime) -> None:
-    """Remember the first admitted scan, so organisers see who came."""
-    registration = tx.session.get(Registration, registration_id)
-    if registration is not None and (
-        registration.checked_in_at is None or scanned_at < registration.checked_in_at
-    ):
-        registration.checked_in_at = scanned_at
+    registrations.record_arrival(tx, registration_id, scanned_at)
 
 
-# --- checks -------------------------------------------------------------------------------
+def lapse_waitlist_offers(uow: UnitOfWork, now: datetime | None = None) -> int:
+    return uow.run(places.expire_offers, now)
 
 
-_EVENTS, _TICKET_TYPES, _QUESTIONS = Event.__table__, TicketType.__table__, Question.__table__
-_IDEMPOTENCY_RECORDS = IdempotencyRecord.__table__
-_EVENT_AND_TICKET_TYPE = (
-    select(
-        _EVENTS.c.ends_at,
-        _TICKET_TYPES.c.id.label("ticket_type_id"),
-        _TICKET_TYPES.c.quota,
-        _TICKET_TYPES.c.confirmed_count,
-        _TICKET_TYPES.c.sales_opens_at,
-        _TICKET_TYPES.c.sales_closes_at,
-        _TICKET_TYPES.c.per_order_limit,
-        _TICKET_TYPES.c.requires_approval,
-        exists()
-        .where(_QUESTIONS.c.event_id == _EVENTS.c.id, _QUESTIONS.c.removed_at.is_(None))
-        .label("asks_questions"),
-        exists()
-        .where(
-            _IDEMPOTENCY_RECORDS.c.event_id == _EVENTS.c.id,
-            _IDEMPOTENCY_RECORDS.c.client_address == bindparam("client_address"),
-            _IDEMPOTENCY_RECORDS.c.key == bindparam("idempotency_key"),
-        )
-        .label("asked_before"),
-    )
-    .select_from(
-        _EVENTS.outerjoin(
-            _TICKET_TYPES,
-            (_TICKET_TYPES.c.event_id == _EVENTS.c.id)
-            & (_TICKET_TYPES.c.id == bindparam("ticket_type_id")),
-        )
-    )
-    .where(_EVENTS.c.id == bindparam("event_id"), _EVENTS.c.status == PUBLISHED)
-)
+def erase_after_retention(uow: UnitOfWork, now: datetime | None = None) -> list[str]:
+    return uow.run(personal_data.erase_after_retention, now)
 
 
-def _event_and_ticket_type(
-    session: Session, event_id: str, ticket_type_id: str, idempotency: Idempotency | None
-):
-    """In one round trip (registration is the hot path): what the published event and its
-    ticket type decide (_terms), whether the event asks questions, and whether the same
-    client sent an earlier request with this idempotency key."""
-    keys = {
-        "event_id": event_id,
-        "ticket_type_id": ticket_type_id,
-        "client_address": idempotency and idempotency.client_address,
-        "idempotency_key": idempotency and idempotency.key,
-    }
-    row = session.connection().execute(_EVENT_AND_TICKET_TYPE, keys).first()
-    if row is None:
-        raise NotFound(N_("No such published event."))
-    if row.ticket_type_id is None:
-        raise InvalidRequest(
-            N_("Unknown ticket type."),
-            errors={"json": {"ticket_type_id": [N_("Not a ticket type of this event.")]}},
-        )
-    return row
-
-
-def _terms(found) -> tuple[EventTerms, TicketTypeTerms]:
-    """The event and the ticket type of _event_and_ticket_type's row, as admission reads them."""
-    return EventTerms(ends_at=found.ends_at), TicketTypeTerms(
-        quota=found.quota,
-        confirmed_count=found.confirmed_count,
-        sales_opens_at=found.sales_opens_at,
-        sales_closes_at=found.sales_closes_at,
-        requires_approval=found.requires_approval,
-    )
-
-
-def _check_choices(
-    session: Session, event_id: str, choices: Choices, asks_questions: bool
-) -> tuple[list[Question], list[EventSession], dict]:
-    """The event's questions, the sessions chosen and the answers to keep; or every mistake."""
-    errors = {}
-    sessions = []
-    if choices.session_ids:
-        sessions = list(
-            session.scalars(
-                select(EventSession)
-                .where(EventSession.id.in_(choices.session_ids), EventSession.event_id == event_id)
-                .order_by(EventSession.id)
-            )
-        )
-        if len(sessions) != len(set(choices.session_ids)):
-            errors["session_ids"] = [N_("Not a session of this event.")]
-    questions = questions_of(session, event_id) if asks_questions else []
-    answers, answer_errors = check_answers(questions, choices.answers)
-    if answer_errors:
-        errors["answers"] = answer_errors
-    _refuse_if(errors)
-    return questions, sessions, answers
-
-
-def _check_per_order_limit(session: Session, ticket_type_id: str, limit: int, email: str) -> None:
-    # Serialise registrations of this ticket type while counting, so two at once cannot
-    # both slip under the limit.
-    session.execute(select(TicketType.id).where(TicketType.id == ticket_type_id).with_for_update())
-    held = session.scalar(
-        select(func.count())
-        .select_from(Registration)
-        .where(
-            Registration.ticket_type_id == ticket_type_id,
-            func.lower(Registration.attendee_email) == email.lower(),
-            Registration.status.in_(LIVE),
-        )
-    )
-    if held >= limit:
-        message = N_("This email address already has as many registrations as allowed.")
-        raise Conflict(message, limit=limit, errors={"json": {"attendee": {"email": [message]}}})
-
-
-def _refuse_if(errors: dict) -> None:
-    if errors:
-        raise InvalidRequest(N_("Some answers need another look."), errors={"json": errors})
-
-
-def _pending(session: Session, organiser: Principal, registration_id: str) -> Registration:
-    registration = organiser_registration(session, organiser, registration_id)
-    session.refresh(registration, with_for_update=True)
-    if registration.status != PENDING_APPROVAL:
-        raise Conflict(N_("Only a registration waiting for approval can be approved or rejected."))
-    return registration
-
-
-def _locked_attendee_registration(
-    session: Session, registration_id: str, manage_token: str | None
-) -> Registration:
-    registration = attendee_registration(session, registration_id, manage_token)
-    session.refresh(registration, with_for_update=True)
-    return registration
+def forget_expired_idempotency_keys(uow: UnitOfWork, now: datetime | None = None) -> int:
+    return uow.run(idempotency.forget_expired, now)

@@ -20,7 +20,6 @@ from sqlalchemy import func, literal_column, select
 from services.checkin import service as checkin
 from services.checkin.models import CheckinList, Scan
 from services.checkin.scan_records import ScanRequest
-from services.registration import event_admin
 from services.registration import service as registration
 from services.registration.idempotency import Idempotency
 from services.registration.models import Registration
@@ -100,19 +99,19 @@ class RegistrationDesk:
         **fields,
     ):
         starts_at = datetime.now(UTC).replace(microsecond=0) + starts_in
-        return event_admin.create_event(
+        return registration.create_event(
             self.uow(),
             organiser,
             {"title": "Demo Night", "starts_at": starts_at, "ends_at": starts_at + lasts, **fields},
         )
 
     def add_ticket_type(self, event, quota: int = 10, name: str = "General", organiser=NORTHWIND):
-        return event_admin.add_ticket_type(
+        return registration.add_ticket_type(
             self.uow(), organiser, event.id, {"name": name, "quota": quota}
         )
 
     def publish(self, event, organiser: Principal = NORTHWIND):
-        return event_admin.publish_event(self.uow(), organiser, event.id)
+        return registration.publish_event(self.uow(), organiser, event.id)
 
     def published_event(self, quota: int = 10, **event_fields):
         """A published event with one ticket type; returns (event, ticket_type)."""

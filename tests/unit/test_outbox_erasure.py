@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from services.registration import personal_data
+from services.registration import service
 from shared.bus.events import EVENT_SCHEMAS
 from shared.bus.outbox import EVENTS_NAMING_ATTENDEES, forget_attendees
 from tests.unit.domain_fixtures import NORTHWIND
@@ -50,7 +50,7 @@ def test_an_erasure_deletes_the_sent_events_naming_the_attendee_and_no_others(de
     desk.cancel(ada)  # registration.cancelled names nobody: it stays
     relay_all(desk.runtime)
 
-    personal_data.erase_attendee(desk.uow(), NORTHWIND, ada.id)
+    service.erase_attendee(desk.uow(), NORTHWIND, ada.id)
 
     assert events_naming(desk, ada) == [
         ("registration.cancelled", True),
@@ -64,7 +64,7 @@ def test_an_event_not_sent_yet_is_kept_for_its_consumers(desk):
     event, ticket_type = desk.published_event()
     ada = desk.registered(event, ticket_type, name="Ada Lovelace")  # the broker is down
 
-    personal_data.erase_attendee(desk.uow(), NORTHWIND, ada.id)
+    service.erase_attendee(desk.uow(), NORTHWIND, ada.id)
 
     assert events_naming(desk, ada) == [
         ("registration.confirmed", False),

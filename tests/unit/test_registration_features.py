@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from services.registration import event_admin, personal_data, places, service
+from services.registration import service
 from services.registration.models import ConsentRecord, Registration, SessionPlace
 from shared.errors import Conflict, InvalidRequest, NotFound
 from tests.unit.domain_fixtures import NORTHWIND, SOUTHWIND
@@ -42,11 +42,11 @@ def seats(desk, registration) -> dict[str, str]:
 
 
 def change_ticket_type(desk, ticket_type, **fields):
-    return event_admin.update_ticket_type(desk.uow(), NORTHWIND, ticket_type.id, fields)
+    return service.update_ticket_type(desk.uow(), NORTHWIND, ticket_type.id, fields)
 
 
 def add_session(desk, event, capacity: int, title="Soldering workshop"):
-    return event_admin.add_session(
+    return service.add_session(
         desk.uow(),
         NORTHWIND,
         event.id,
@@ -60,7 +60,7 @@ def add_session(desk, event, capacity: int, title="Soldering workshop"):
 
 
 def add_question(desk, event, kind, label="Question?", **fields):
-    return event_admin.add_question(
+    return service.add_question(
         desk.uow(), NORTHWIND, event.id, {"kind": kind, "label": label, **fields}
     )
 
@@ -71,7 +71,7 @@ def add_question(desk, event, kind, label="Question?", **fields):
 def test_editing_a_published_event_announces_the_change(desk):
     event, _ = desk.published_event()
 
-    edited = event_admin.update_event(
+    edited = service.update_event(
         desk.uow(),
         NORTHWIND,
         event.id,
@@ -98,10 +98,10 @@ def test_editing_a_draft_announces_nothing_and_times_stay_in_order(desk):
     event = desk.draft_event()
 
     with pytest.raises(InvalidRequest):
-        event_admin.update_event(
+        service.update_event(
             desk.uow(), NORTHWIND, event.id, {"ends_at": event.starts_at - timedelta(hours=1)}
         )
-    event_admin.update_event(desk.uow(), NORTHWIND, event.id, {"venue": "Pier 4"})
+    service.update_event(desk.uow(), NORTHWIND, event.id, {"venue": "Pier 4"})
 
     assert desk.published() == []
 
@@ -110,9 +110,9 @@ def test_another_organisation_cannot_edit_unpublish_or_cancel(desk):
     event, _ = desk.published_event()
 
     for change in (
-        lambda: event_admin.update_event(desk.uow(), SOUTHWIND, event.id, {"title": "Mine"}),
-        lambda: event_admin.unpublish_event(desk.uow(), SOUTHWIND, event.id),
-        lambda: event_admin.cancel_event(desk.uow(), SOUTHWIND, event.id),
+        lambda: service.update_event(desk.uow(), SOUTHWIND, event.id, {"title": "Mine"}),
+        lambda: service.unpublish_event(desk.uow(), SOUTHWIND, event.id),
+        lambda: service.cancel_event(desk.uow(), SOUTHWIND, event.id),
     ):
         with pytest.raises(NotFound):
             change()
@@ -124,7 +124,7 @@ def test_an_unpublished_event_takes_no_registration_and_can_come_back(desk):
     event, ticket_type = desk.published_event()
     ada = desk.registered(event, ticket_type)
 
-    event_admin.unpublish_event(desk.uow(), NORTHWIND, event.id)
+    service.unpublish_event(desk.uow(), NORTHWIND, event.id)
     with pytest.raises(NotFound):
         desk.register(event, ticket_type, name="Grace Hopper")
     assert desk.published("event.updated")[0]["data"]["status"] == "unpublished"
@@ -140,7 +140,7 @@ def test_cancelling_an_event_cancels_its_registrations_and_promotes_nobody(desk)
     grace = desk.registered(event, ticket_type, name="Grace Hopper")
     before = len(desk.published())
 
-    event_admin.cancel_event(desk.uow(), NORTHWIND, event.id)
+    service.cancel_event(desk.uow(), NORTHWIND, event.id)
 
     assert statuses(desk, [ada, grace]) == ["cancelled", "cancelled"]
     after = desk.published()[before:]
@@ -152,7 +152,7 @@ def test_cancelling_an_event_cancels_its_registrations_and_promotes_nobody(desk)
     assert {e["data"]["reason"] for e in after[:2]} == {"event_cancelled"}
     assert after[2]["data"]["status"] == "cancelled"
     with pytest.raises(Conflict):
-        event_admin.update_event(desk.uow(), NORTHWIND, event.id, {"title": "Back on"})
+        service.update_event(desk.uow(), NORTHWIND, event.id, {"title": "Back on"})
     with pytest.raises(Conflict):
         desk.publish(event)
 
@@ -302,7 +302,7 @@ def test_a_larger_session_capacity_seats_its_waitlist(desk):
     workshop = add_session(desk, event, capacity=0)
     ada = register(desk, event, ticket_type, "Ada Lovelace", session_ids=(workshop.id,))
 
-    event_admin.update_session(desk.uow(), NORTHWIND, workshop.id, {"capacity": 1})
+    service.update_session(desk.uow(), NORTHWIND, workshop.id, {"capacity": 1})
 
     assert seats(desk, ada) == {workshop.id: "confirmed"}
 
@@ -322,7 +322,7 @@ def test_a_session_of_another_event_is_refused(desk):
 def test_a_session_takes_place_within_its_event(desk):
     event = desk.draft_event()
     with pytest.raises(InvalidRequest):
-        event_admin.add_session(
+        service.add_session(
             desk.uow(),
             NORTHWIND,
             event.id,
@@ -431,7 +431,7 @@ def test_a_removed_question_is_no_longer_asked(desk):
     event, ticket_type = desk.published_event()
     company = add_question(desk, event, "text", "Company", required=True)
 
-    event_admin.remove_question(desk.uow(), NORTHWIND, company.id)
+    service.remove_question(desk.uow(), NORTHWIND, company.id)
 
     assert register(desk, event, ticket_type).status == "confirmed"
 
@@ -475,10 +475,10 @@ def test_an_offer_not_claimed_in_time_goes_to_the_next_on_the_waitlist(desk):
     desk.cancel(ada)
     deadline = desk.current(grace).offer_expires_at
 
-    assert places.expire_offers(desk.uow(), now=deadline - timedelta(seconds=1)) == 0
+    assert service.lapse_waitlist_offers(desk.uow(), now=deadline - timedelta(seconds=1)) == 0
     with pytest.raises(Conflict):
         service.claim(desk.uow(), grace.id, grace.manage_token, now=deadline)
-    assert places.expire_offers(desk.uow(), now=deadline) == 1
+    assert service.lapse_waitlist_offers(desk.uow(), now=deadline) == 1
 
     assert statuses(desk, [grace, alan]) == ["offer_expired", "offered"]
     lapsed = [
@@ -510,22 +510,22 @@ def test_erasing_an_attendee_removes_their_personal_data_and_keeps_the_counts(de
     ada = register(desk, event, ticket_type, "Ada Lovelace", answers={company.id: "Loop Labs"})
     grace = register(desk, event, ticket_type, "Grace Hopper")
 
-    erased = personal_data.erase_attendee(desk.uow(), NORTHWIND, ada.id)
+    erased = service.erase_attendee(desk.uow(), NORTHWIND, ada.id)
 
     assert (erased.attendee_name, erased.attendee_email, erased.answers) == ("[erased]", "", {})
     assert erased.status == "confirmed" and erased.erased_at is not None
     assert desk.current(grace).attendee_name == "Grace Hopper"
     assert len(desk.registrations_of(event)) == 2
     with pytest.raises(NotFound):
-        personal_data.erase_attendee(desk.uow(), SOUTHWIND, grace.id)
+        service.erase_attendee(desk.uow(), SOUTHWIND, grace.id)
 
 
 def test_an_erasure_is_announced_once_so_ticketing_and_check_in_erase_their_copies(desk):
     event, ticket_type = desk.published_event(quota=5)
     ada = register(desk, event, ticket_type, "Ada Lovelace")
 
-    personal_data.erase_attendee(desk.uow(), NORTHWIND, ada.id)
-    personal_data.erase_attendee(desk.uow(), NORTHWIND, ada.id)  # a second click
+    service.erase_attendee(desk.uow(), NORTHWIND, ada.id)
+    service.erase_attendee(desk.uow(), NORTHWIND, ada.id)  # a second click
 
     announced = [envelope["data"] for envelope in desk.published("registration.erased")]
     assert announced == [{"registration_id": ada.id, "event_id": event.id}]
@@ -538,9 +538,9 @@ def test_personal_data_is_erased_when_the_retention_period_has_run_out(desk):
     grace = desk.registered(kept_forever, other_type, name="Grace Hopper")
     due = event.ends_at + timedelta(days=30)
 
-    assert personal_data.erase_after_retention(desk.uow(), now=due - timedelta(seconds=1)) == []
-    assert personal_data.erase_after_retention(desk.uow(), now=due) == [event.id]
-    assert personal_data.erase_after_retention(desk.uow(), now=due + timedelta(days=1)) == []
+    assert service.erase_after_retention(desk.uow(), now=due - timedelta(seconds=1)) == []
+    assert service.erase_after_retention(desk.uow(), now=due) == [event.id]
+    assert service.erase_after_retention(desk.uow(), now=due + timedelta(days=1)) == []
 
     assert desk.current(ada).attendee_name == "[erased]"
     assert desk.current(ada).status == "confirmed"

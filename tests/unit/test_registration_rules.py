@@ -79,9 +79,9 @@ def _counter_moved_before_the_update(monkeypatch, confirmed_count):
     """Between the registration's read of the place counter and its conditional UPDATE,
     other registrations move the counter to `confirmed_count` (in the same transaction here:
     SQLite lets one writer in at a time)."""
-    from services.registration import service
+    from services.registration import registrations
 
-    take_place = service.take_place
+    take_place = registrations.take_place
 
     def moved_then_taken(session, ticket_type_id):
         session.execute(
@@ -91,7 +91,7 @@ def _counter_moved_before_the_update(monkeypatch, confirmed_count):
         )
         return take_place(session, ticket_type_id)
 
-    monkeypatch.setattr(service, "take_place", moved_then_taken)
+    monkeypatch.setattr(registrations, "take_place", moved_then_taken)
 
 
 def test_a_place_taken_after_the_counter_was_read_leaves_the_registration_waitlisted(

@@ -17,12 +17,12 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from services.registration import idempotency, personal_data
 from services.registration import service as registration
 from services.registration.app import DEFINITION
 from services.registration.idempotency import Idempotency, IdempotencyKeyReused, fingerprint
 from services.registration.models import IdempotencyRecord, Registration
 from shared.db import create_database_engine, ensure_database
+from shared.errors import NotFound
 from shared.secret_box import SecretBox, SecretBoxError
 from tests.unit.domain_fixtures import NORTHWIND
 
@@ -74,7 +74,7 @@ def test_the_digest_itself_opens_nothing(desk):
     event, ticket_type = desk.published_event()
     ada = desk.registered(event, ticket_type)
 
-    with desk.runtime.session_factory() as session, pytest.raises(registration.NotFound):
+    with desk.runtime.session_factory() as session, pytest.raises(NotFound):
         registration.attendee_registration(session, ada.id, sha256(ada.manage_token))
 
 
@@ -136,9 +136,15 @@ def test_a_key_is_forgotten_a_day_after_its_request(desk):
     sent_at = datetime.now(UTC)
     first = register(desk, event, ticket_type, now=sent_at).registration
 
-    assert idempotency.forget_expired(desk.uow(), now=sent_at + timedelta(hours=23)) == 0
+    assert (
+        registration.forget_expired_idempotency_keys(desk.uow(), now=sent_at + timedelta(hours=23))
+        == 0
+    )
     assert register(desk, event, ticket_type).registration.id == first.id
-    assert idempotency.forget_expired(desk.uow(), now=sent_at + timedelta(hours=24)) == 1
+    assert (
+        registration.forget_expired_idempotency_keys(desk.uow(), now=sent_at + timedelta(hours=24))
+        == 1
+    )
 
     later = register(desk, event, ticket_type)
     assert later.created and later.registration.id != first.id
@@ -149,7 +155,7 @@ def test_erasing_an_attendee_forgets_the_request_their_key_remembered(desk):
     ada = register(desk, event, ticket_type, ADA, key="ada").registration
     register(desk, event, ticket_type, MALLORY, key="mallory")
 
-    personal_data.erase_attendee(desk.uow(), NORTHWIND, ada.id)
+    registration.erase_attendee(desk.uow(), NORTHWIND, ada.id)
 
     assert [record.key for record in records(desk)] == ["mallory"]
 
@@ -159,7 +165,7 @@ def test_erasing_an_event_after_its_retention_period_forgets_every_key_sent_to_i
     register(desk, event, ticket_type, ADA, key="ada")
     register(desk, event, ticket_type, MALLORY, key="mallory")
 
-    personal_data.erase_after_retention(desk.uow(), now=event.ends_at)
+    registration.erase_after_retention(desk.uow(), now=event.ends_at)
 
     assert records(desk) == []
 

@@ -3,7 +3,7 @@ lapsing waitlist offers not claimed in time, and erasing personal data after ret
 
 from datetime import UTC, datetime, timedelta
 
-from services.registration import event_admin
+from services.registration import service
 from services.registration.models import Registration
 from services.system import subscriptions
 from shared.worker import ServiceWorker
@@ -22,7 +22,7 @@ def test_the_worker_lapses_overdue_offers_and_erases_data_past_retention(desk):
     desk.cancel(ada)
     # The event has just ended, and its retention period is nought days.
     ended = datetime.now(UTC) - timedelta(minutes=1)
-    event_admin.update_event(desk.uow(), NORTHWIND, event.id, {"ends_at": ended})
+    service.update_event(desk.uow(), NORTHWIND, event.id, {"ends_at": ended})
     with desk.runtime.session_factory() as session:
         offered = session.get(Registration, grace.id)
         offered.offer_expires_at = datetime.now(UTC) - timedelta(seconds=1)

@@ -1,0 +1,116 @@
+"""Signing in from a browser, for any service's pages: a session cookie that holds a random
+session id (the service keeps only its digest), CSRF tokens on every form, and the cookie
+rules that go with them.
+
+Two CSRF defences, one for each side of signing in:
+- before it, the sign-in form's token is a random value sent both in a cookie scoped to the
+  form's path and in the form (double submit): another site can neither read the cookie nor
+  make the browser send it (SameSite=Strict), so it cannot sign a visitor in as someone else;
+- after it, every form carries a token derived from the secret session id, which a page of
+  ours can show and another site cannot know.
+"""
+
+import hashlib
+from collections.abc import Callable
+from functools import wraps
+from ipaddress import ip_address
+
+from flask import Response, abort, g, redirect, request, url_for
+
+from shared.auth import Principal, secrets_equal
+
+CSRF_FIELD = "csrf"
+
+
+def cookie_flags() -> dict:
+    """HttpOnly, SameSite=Strict, and Secure wherever a browser keeps a Secure cookie."""
+    return {"httponly": True, "samesite": "Strict", "secure": _secure_cookies()}
+
+
+def _secure_cookies() -> bool:
+    # Browsers keep Secure cookies over plain HTTP on this computer only; elsewhere the
+    # service is meant to be behind TLS (the gateway passes the client's scheme on in
+    # X-Forwarded-Proto, which makes the request https here).
+    if request.is_secure:
+        return True
+    host = request.host.rsplit(":", 1)[0].strip("[]")
+    try:
+        return host == "localhost" or ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def csrf_token(session_id: str) -> str:
+    """The forms' token of a signed-in session."""
+    return hashlib.sha256(f"loopgate-csrf:{session_id}".encode()).hexdigest()
+
+
+class SignInForm:
+    """The sign-in form's double-submit token, in a cookie scoped to the form's own path."""
+
+    def __init__(self, cookie: str, endpoint: str):
+        self.cookie, self.endpoint = cookie, endpoint
+
+    def offer(self, response: Response, token: str) -> Response:
+        """Give `response` (a page showing the form with `token`) the matching cookie."""
+        response.set_cookie(self.cookie, token, path=url_for(self.endpoint), **cookie_flags())
+        return response
+
+    def sent_back(self) -> bool:
+        """Whether the form came back from a page of ours (not another site, not a form shown
+        before its cookie was made)."""
+        token = request.cookies.get(self.cookie)
+        return bool(token) and secrets_equal(token, request.form.get(CSRF_FIELD))
+
+    def done(self, response: Response) -> Response:
+        response.delete_cookie(self.cookie, path=url_for(self.endpoint), **cookie_flags())
+        return response
+
+
+class BrowserSessions:
+    """The session cookie of one area of pages (its `path`), and the decorator that lets only
+    a signed-in visitor in. `who(session_id)` is the service's lookup: the principal of a live
+    session, else None."""
+
+    def __init__(
+        self,
+        cookie: str,
+        path: str,
+        sign_in_endpoint: str,
+        who: Callable[[str], Principal | None],
+    ):
+        self.cookie, self.path = cookie, path
+        self._sign_in_endpoint, self._who = sign_in_endpoint, who
+
+    def signed_in(self, view):
+        """Only for a visitor signed in with a live session: it is `g.principal`, the session
+        id `g.session_id` and the forms' token `g.csrf`; a POST without that token is
+        refused (400)."""
+
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            session_id = request.cookies.get(self.cookie, "")
+            principal = self._who(session_id) if session_id else None
+            if principal is None:
+                return redirect(url_for(self._sign_in_endpoint, next=request.path), 303)
+            g.principal, g.session_id, g.csrf = principal, session_id, csrf_token(session_id)
+            if request.method == "POST" and not secrets_equal(g.csrf, request.form.get(CSRF_FIELD)):
+                abort(400)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    def begin(self, response: Response, session_id: str, lifetime_seconds: int) -> Response:
+        response.set_cookie(
+            self.cookie, session_id, max_age=lifetime_seconds, path=self.path, **cookie_flags()
+        )
+        return response
+
+    def end(self, response: Response) -> Response:
+        response.delete_cookie(self.cookie, path=self.path, **cookie_flags())
+        return response
+
+    def safe_next(self, default: str) -> str:
+        """Where to go after signing in: the page asked for, if it lies in this area."""
+        target = request.args.get("next", "")
+        return target if target.startswith(self.path + "/") or target == self.path else default
