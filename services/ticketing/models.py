@@ -1,12 +1,14 @@
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, synonym
 
-from shared.models import Id, common_tables, new_id, service_base, utcnow
+from shared.mail.outbox import define_mail_outbox_table
+from shared.models import Id, common_tables, service_base, utcnow
 
 Base = service_base()
 tables = common_tables(Base.metadata)
+mail_outbox = define_mail_outbox_table(Base.metadata)
 
 
 class EventInfo(Base):
@@ -89,23 +91,13 @@ class TicketImage(Base):
 
 
 class OutgoingMail(Base):
-    """The mail outbox: a ticket's mail is written here in the ticket's own transaction and
-    sent later by the mail relay, so a mail server outage delays mail but never loses it."""
+    """A row of ticketing's mail outbox (shared/mail/outbox.py): a ticket's mail is written
+    there in the ticket's own transaction and sent later by the mail relay, so a mail server
+    outage delays mail but never loses it. Its kind is "ticket", and `about_id` the ticket."""
 
-    __tablename__ = "mail_outbox"
-    __table_args__ = (Index("ix_mail_outbox_due", "status", "next_attempt_at"),)
-
-    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
-    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
-    recipient: Mapped[str] = mapped_column(String(320))
-    # pending, sent, failed (gave up or refused by the server) or skipped (ticket revoked
-    # before its mail went out).
-    status: Mapped[str] = mapped_column(String(16))
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(String(500))
+    __table__ = mail_outbox
+    # Ticketing's one kind of mail is about a ticket.
+    ticket_id = synonym("about_id")
 
 
 class CancelledRegistration(Base):

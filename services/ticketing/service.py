@@ -112,11 +112,9 @@ def erase_attendee(tx: Transaction, registration_id: str) -> None:
     """Blank the attendee's name and email on every ticket of the registration, and on its
     mail; a ticket issued later is issued without them."""
     tickets = tx.session.scalars(select(Ticket).where(Ticket.registration_id == registration_id))
-    erased = []
     for ticket in tickets:
         ticket.attendee_name, ticket.attendee_email = ERASED_NAME, ""
-        erased.append(ticket.id)
-    mail_outbox.forget_recipient(tx.session, erased)
+    mail_outbox.forget_recipient(tx, registration_id)
     forget_attendees(tx, [registration_id])
     if tx.session.get(ErasedRegistration, registration_id) is None:
         tx.session.add(ErasedRegistration(registration_id=registration_id))
@@ -184,7 +182,7 @@ def _issue(tx: Transaction, event: EventInfo, **holder) -> Ticket:
         },
     )
     if ticket.attendee_email:
-        mail_outbox.queue_ticket_mail(tx.session, ticket)
+        mail_outbox.queue_ticket_mail(tx, ticket)
     return ticket
 
 

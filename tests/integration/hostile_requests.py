@@ -18,9 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from services.ticketing.mail import outbox as mail_outbox
 from services.ticketing.models import OutgoingMail
 from shared.auth import DEFAULT_ORGANISATION, ORGANISER, STAFF, Principal, ensure_token
+from shared.mail import outbox as mail_outbox
 from tests.support import ORGANISER_TOKEN, CoreFlow, embedded_loopgate
 
 PROBLEM_JSON = "application/problem+json"

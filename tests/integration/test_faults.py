@@ -166,7 +166,7 @@ MAIL_OF_EVENT = """
            count(*) FILTER (WHERE m.status = 'sent') AS sent,
            count(*) FILTER (WHERE m.status = 'pending') AS pending,
            coalesce(sum(m.attempts), 0) AS attempts
-    FROM mail_outbox m JOIN tickets t ON t.id = m.ticket_id WHERE t.event_id = :e
+    FROM mail_outbox m JOIN tickets t ON t.id = m.about_id WHERE t.event_id = :e
 """
 FIRST_RETRY_SECONDS = 1  # then 2, 4, 8 s: each mail fails a few times while the server is down
 

@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from services.ticketing.mail import outbox as mail_outbox
 from services.ticketing.mail.relay import MailRelay
+from shared.mail import outbox as mail_outbox
 from shared.mail.delivery import MailboxFolder
 from tests.unit.ticketing_fixtures import BoxOffice
 

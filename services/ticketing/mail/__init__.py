@@ -1,2 +1,3 @@
-"""Ticket mail: what is owed to attendees (outbox), the worker task that sends it (relay)
-and the message itself (ticket_mail); where finished mail goes is shared/mail/delivery.py."""
+"""Ticket mail: ticketing's side of the shared mail outbox (outbox: a ticket's mail queued
+and erased), its mail relay with the ticket mail's renderer (relay) and the message itself
+(ticket_mail). The outbox's rules, the relay and delivery are shared/mail's."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import make_msgid, parseaddr
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -53,7 +53,6 @@ def ticket_page_url(public_url: str, ticket: Ticket, url_key: str, locale: str) 
 
 
 def ticket_mail(
-    mail_id: str,
     ticket: Ticket,
     url_key: str,
     event: EventInfo,
@@ -62,8 +61,9 @@ def ticket_mail(
     letterhead: Letterhead,
     now: datetime,
 ) -> EmailMessage:
-    """The finished message; its Message-ID comes from `mail_id`, so every attempt at one
-    outbox row sends the same message. `url_key` opens the ticket's page (ticket_secrets)."""
+    """The message, but for its Message-ID and Date, which the mail relay stamps on each
+    attempt (shared/mail/relay.py). `url_key` opens the ticket's page (ticket_secrets); `now`
+    stamps the calendar file."""
     locale = locale_from_tag(ticket.locale) or ENGLISH
     templates, translations = _catalogue(locale)
     domain = parseaddr(letterhead.sender)[1].rpartition("@")[2]
@@ -81,8 +81,6 @@ def ticket_mail(
     message["Subject"] = translations.gettext("Your ticket: %(title)s") % {"title": event.title}
     message["From"] = letterhead.sender
     message["To"] = Address(display_name=ticket.attendee_name, addr_spec=ticket.attendee_email)
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = f"<{mail_id}@{domain}>"
     message["Content-Language"] = context["lang"]
     message.set_content(templates.get_template("mail/ticket.txt").render(context))
     message.add_alternative(
