@@ -18,12 +18,15 @@ install: $(INSTALLED)
 run: install
 	$(BIN)/loopgate run
 
-## distributed: each service under gunicorn with its worker, on local RabbitMQ + PostgreSQL
+## distributed: each service under gunicorn with its worker, on local RabbitMQ + PostgreSQL,
+## behind nginx as the gateway (deploy/nginx/; installed from Debian's packages when missing)
 distributed: install
+	@deploy/system-packages.sh nginx
 	LOOPGATE_MODE=distributed $(BIN)/loopgate migrate
 	PATH="$(CURDIR)/$(BIN):$$PATH" LOOPGATE_MODE=distributed $(BIN)/honcho --procfile Procfile --app-root . start
 
-## system-packages: what the tests need from the OS (Debian), installed when missing
+## system-packages: what the tests need from the OS (Debian: cairo, Chromium, nginx),
+## installed when missing
 system-packages:
 	@deploy/system-packages.sh
 

@@ -1,27 +1,42 @@
 """A whole distributed Loopgate for tests: the Procfile's processes, exactly as
 `make distributed` runs them, on the local RabbitMQ and PostgreSQL, with test databases.
 
-honcho runs the web processes and the gateway; the workers run beside it from the same
-Procfile lines, so a test can kill one (honcho would stop everything when a child dies, where
-a real deployment restarts the process)."""
+honcho runs the web processes and the gateway (nginx, deploy/nginx/); the workers run beside
+it from the same Procfile lines, so a test can kill one (honcho would stop everything when a
+child dies, where a real deployment restarts the process)."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from sqlalchemy import create_engine, text
 
 from services.system import SERVICES
 from shared.bus.topology import dead_letter_queue_name, queue_name
 from shared.rabbitmq_admin import connection_parameters
+from tests.conftest import REQUIRED
 from tests.support import ORGANISER_TOKEN, free_ports, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# Debian's nginx, the gateway; /usr/sbin is not on a Debian user's PATH.
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def require_nginx() -> None:
+    """Skip the test (fail it when integration tests are required) without nginx."""
+    if os.access(NGINX, os.X_OK):
+        return
+    message = f"nginx, the gateway, is not installed at {NGINX} (make system-packages installs it)"
+    if REQUIRED:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
 
 
 class DistributedLoopgate:
@@ -55,6 +70,7 @@ class DistributedLoopgate:
         self.engines = {}
 
     def start(self) -> "DistributedLoopgate":
+        require_nginx()
         self._reset()
         subprocess.run(
             [BIN / "loopgate", "--log-level", "WARNING", "migrate"],

@@ -25,9 +25,9 @@ import requests
 from sqlalchemy import select, update
 from werkzeug.test import Client
 
-from services.gateway import create_app as create_gateway
 from services.registration.models import OrganiserSession
 from shared.auth import revoke_token, token_digest
+from tests.integration.gateway import address, nginx_gateway
 from tests.integration.hostile_requests import (
     BEARERS,
     PROBLEM_JSON,
@@ -35,7 +35,7 @@ from tests.integration.hostile_requests import (
     changes,
     settle,
 )
-from tests.support import ORGANISER_TOKEN, ServedApp, embedded_loopgate, sign_in
+from tests.support import ORGANISER_TOKEN, embedded_loopgate, sign_in
 
 SESSION_COOKIE = "loopgate_organiser"
 SIGN_IN_COOKIE = "loopgate_sign_in"
@@ -160,11 +160,10 @@ def test_behind_the_tls_ingress_and_the_gateway_the_cookies_are_secure_and_limit
         embedded_loopgate(
             tmp_path, rate_limit="20/minute", LOOPGATE_TRUSTED_PROXY_HOPS="1"
         ) as site,
-        ServedApp(
-            create_gateway(
-                {f"LOOPGATE_{name.upper()}_UPSTREAM": site.base_url for name in SERVICES}
-                | {"LOOPGATE_GATEWAY_TRUSTED_PROXY_HOPS": "1"}
-            )
+        nginx_gateway(
+            tmp_path / "gateway",
+            {name: address(site.base_url) for name in SERVICES},
+            LOOPGATE_GATEWAY_TRUSTED_PROXY_HOPS="1",
         ) as gateway,
     ):
 
@@ -180,16 +179,16 @@ def test_behind_the_tls_ingress_and_the_gateway_the_cookies_are_secure_and_limit
             return browser
 
         browser = from_ingress("203.0.113.9")
-        signed = sign_in(browser, gateway.url, ORGANISER_TOKEN)
+        signed = sign_in(browser, gateway, ORGANISER_TOKEN)
         assert signed.status_code == 303, signed.text
         assert "Secure" in signed.headers["Set-Cookie"]
-        assert "Secure" in browser.get(gateway.url + "/organiser/login").headers["Set-Cookie"]
+        assert "Secure" in browser.get(gateway + "/organiser/login").headers["Set-Cookie"]
 
         guesser = from_ingress("198.51.100.7")
         for attempt in range(11):
-            sign_in(guesser, gateway.url, f"guess-{attempt}")
-        assert sign_in(guesser, gateway.url, ORGANISER_TOKEN).status_code == 429
-        assert sign_in(from_ingress("203.0.113.9"), gateway.url, "typo").status_code == 401
+            sign_in(guesser, gateway, f"guess-{attempt}")
+        assert sign_in(guesser, gateway, ORGANISER_TOKEN).status_code == 429
+        assert sign_in(from_ingress("203.0.113.9"), gateway, "typo").status_code == 401
 
 
 def test_failed_sign_ins_are_throttled_per_client_address(tmp_path):
