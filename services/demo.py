@@ -58,7 +58,7 @@ def seed_demo_showcase(system, organiser_token: str) -> str:
         {"name": "Exhibitor / Press", "quota": 40, "requires_approval": True},
     )
     workshop_starts = today + timedelta(days=1, hours=14)
-    service.add_session(
+    service.add_time_slot(
         uow(),
         organiser,
         event.id,

@@ -22,7 +22,9 @@ def _detailed(event):
 
 
 def _with_places(session, registration):
-    registration.sessions = service.session_places(session, [registration.id])[registration.id]
+    registration.sessions = service.seats_by_registration(session, [registration.id])[
+        registration.id
+    ]
     return registration
 
 
@@ -211,22 +213,22 @@ def update_ticket_type(fields, ticket_type_id):
 
 @blp.route("/events/<uuid:event_id>/sessions", methods=["POST"])
 @require_role(ORGANISER)
-@blp.arguments(schemas.SessionCreate)
-@blp.response(201, schemas.SessionOut)
+@blp.arguments(schemas.TimeSlotCreate)
+@blp.response(201, schemas.TimeSlotOut)
 @blp.doc(security=ORGANISER_ONLY)
-def add_session(fields, event_id):
+def add_time_slot(fields, event_id):
     """Add a session (a time slot with its own capacity) to an event (organiser)."""
-    return service.add_session(_uow(), current_principal(), str(event_id), fields)
+    return service.add_time_slot(_uow(), current_principal(), str(event_id), fields)
 
 
 @blp.route("/sessions/<uuid:session_id>", methods=["PATCH"])
 @require_role(ORGANISER)
-@blp.arguments(schemas.SessionChange)
-@blp.response(200, schemas.SessionOut)
+@blp.arguments(schemas.TimeSlotChange)
+@blp.response(200, schemas.TimeSlotOut)
 @blp.doc(security=ORGANISER_ONLY)
-def update_session(fields, session_id):
+def update_time_slot(fields, session_id):
     """Change a session; seats a larger capacity adds go to its waitlist first (organiser)."""
-    return service.update_session(_uow(), current_principal(), str(session_id), fields)
+    return service.update_time_slot(_uow(), current_principal(), str(session_id), fields)
 
 
 @blp.route("/events/<uuid:event_id>/questions", methods=["POST"])

@@ -24,14 +24,14 @@ COLUMNS = [
 def registrations_csv(report) -> str:
     """`report` is a service.RegistrationsReport."""
     ticket_types = {ticket_type.id: ticket_type.name for ticket_type in report.ticket_types}
-    sessions = {event_session.id: event_session.title for event_session in report.sessions}
+    slot_titles = {time_slot.id: time_slot.title for time_slot in report.time_slots}
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS + [safe_cell(question.label) for question in report.questions])
     for registration in report.registrations:
         seats = [
-            f"{sessions[place.session_id]} ({place.status})"
+            f"{slot_titles[place.session_id]} ({place.status})"
             for place in report.places[registration.id]
         ]
         writer.writerow(

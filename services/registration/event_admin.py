@@ -22,12 +22,12 @@ from services.registration.models import (
     UNPUBLISHED,
     WITH_OPTIONS,
     Event,
-    EventSession,
     Question,
     Registration,
     TicketType,
+    TimeSlot,
 )
-from services.registration.places import fill_from_waitlist, fill_session_from_waitlist, leave
+from services.registration.places import fill_from_waitlist, fill_time_slot_from_waitlist, leave
 from services.registration.wording import N_
 from shared.auth import Principal
 from shared.db import Transaction
@@ -129,26 +129,26 @@ def update_ticket_type(
     return ticket_type
 
 
-def add_session(tx: Transaction, organiser: Principal, event_id: str, fields: dict):
+def add_time_slot(tx: Transaction, organiser: Principal, event_id: str, fields: dict):
     event = _changeable_event(tx.session, organiser, event_id)
-    event_session = EventSession(event_id=event.id, **fields)
-    _check_session_period(event, event_session)
-    tx.session.add(event_session)
-    return event_session
+    time_slot = TimeSlot(event_id=event.id, **fields)
+    _check_session_period(event, time_slot)
+    tx.session.add(time_slot)
+    return time_slot
 
 
-def update_session(
+def update_time_slot(
     tx: Transaction, organiser: Principal, session_id: str, fields: dict
-) -> EventSession:
+) -> TimeSlot:
     """Change a session; a larger capacity goes to its waitlist first."""
-    event_session, event = _changed(
-        tx.session, organiser, EventSession, session_id, fields, N_("No such session.")
+    time_slot, event = _changed(
+        tx.session, organiser, TimeSlot, session_id, fields, N_("No such session.")
     )
-    _check_session_period(event, event_session)
+    _check_session_period(event, time_slot)
     tx.session.flush()
-    fill_session_from_waitlist(tx.session, event_session.id)
-    tx.session.refresh(event_session)
-    return event_session
+    fill_time_slot_from_waitlist(tx.session, time_slot.id)
+    tx.session.refresh(time_slot)
+    return time_slot
 
 
 def add_question(tx: Transaction, organiser: Principal, event_id: str, fields: dict):
@@ -224,12 +224,12 @@ def ticket_types_of(session: Session, event_id: str) -> list[TicketType]:
     )
 
 
-def sessions_of(session: Session, event_id: str) -> list[EventSession]:
+def time_slots_of(session: Session, event_id: str) -> list[TimeSlot]:
     return list(
         session.scalars(
-            select(EventSession)
-            .where(EventSession.event_id == event_id)
-            .order_by(EventSession.starts_at, EventSession.title)
+            select(TimeSlot)
+            .where(TimeSlot.event_id == event_id)
+            .order_by(TimeSlot.starts_at, TimeSlot.title)
         )
     )
 
@@ -272,13 +272,13 @@ def _check_period(starts_at: datetime, ends_at: datetime) -> None:
         )
 
 
-def _check_session_period(event: Event, event_session: EventSession) -> None:
-    if event_session.ends_at <= event_session.starts_at:
+def _check_session_period(event: Event, time_slot: TimeSlot) -> None:
+    if time_slot.ends_at <= time_slot.starts_at:
         raise InvalidRequest(
             N_("The session must end after it starts."),
             errors={"json": {"ends_at": [N_("Must be later than the start.")]}},
         )
-    if event_session.starts_at < event.starts_at or event_session.ends_at > event.ends_at:
+    if time_slot.starts_at < event.starts_at or time_slot.ends_at > event.ends_at:
         raise InvalidRequest(
             N_("A session takes place during its event."),
             errors={"json": {"starts_at": [N_("Must be within the event's start and end.")]}},

@@ -83,8 +83,10 @@ class TicketType(Base):
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
-class EventSession(Base):
-    """A time slot inside an event with its own capacity (a workshop inside a showcase)."""
+class TimeSlot(Base):
+    """A time slot inside an event with its own capacity (a workshop inside a showcase). The
+    API and the tables call it a session, as attendees do; the code says time slot, because
+    a session there is the database's."""
 
     __tablename__ = "event_sessions"
 
@@ -98,8 +100,8 @@ class EventSession(Base):
     confirmed_count: Mapped[int] = mapped_column(default=0)
 
 
-class SessionPlace(Base):
-    """A registration's seat in a session: requested (while the registration itself waits),
+class Seat(Base):
+    """A registration's seat in a time slot: requested (while the registration itself waits),
     confirmed, waitlisted or cancelled."""
 
     __tablename__ = "session_places"

@@ -213,7 +213,7 @@ def _manage_page(registration_id: str, token: str | None, errors: dict, status: 
         except NotFound:
             return render_template("error.html", message=gettext("This link opens nothing.")), 404
         event = service.registration_event(session, registration)
-        places = service.session_places(session, [registration.id])[registration.id]
+        places = service.seats_by_registration(session, [registration.id])[registration.id]
     page = render_template(
         "manage.html",
         registration=registration,

@@ -27,10 +27,10 @@ from services.registration.models import (
     REQUESTED,
     WAITLISTED,
     Event,
-    EventSession,
     Registration,
-    SessionPlace,
+    Seat,
     TicketType,
+    TimeSlot,
 )
 from shared.db import Transaction
 
@@ -56,9 +56,9 @@ def _releasing(model):
 # Built once: the ticket drop runs them thousands of times a minute.
 _TAKE = {
     TicketType: _taking(TicketType, TicketType.__table__.c.quota),
-    EventSession: _taking(EventSession, EventSession.__table__.c.capacity),
+    TimeSlot: _taking(TimeSlot, TimeSlot.__table__.c.capacity),
 }
-_RELEASE = {TicketType: _releasing(TicketType), EventSession: _releasing(EventSession)}
+_RELEASE = {TicketType: _releasing(TicketType), TimeSlot: _releasing(TimeSlot)}
 
 
 def _take(session: Session, model, row_id: str) -> bool:
@@ -73,7 +73,7 @@ def take_place(session: Session, ticket_type_id: str) -> bool:
     return _take(session, TicketType, ticket_type_id)
 
 
-def take_seats(session: Session, places: list[SessionPlace]) -> None:
+def take_seats(session: Session, places: list[Seat]) -> None:
     """Seat a registration that now holds a place in the sessions it asked for, in session
     order (so concurrent registrations lock session rows in the same order)."""
     for place in places:
@@ -81,9 +81,7 @@ def take_seats(session: Session, places: list[SessionPlace]) -> None:
             place.status = CONFIRMED if _take_seat(session, place.session_id) else WAITLISTED
 
 
-def confirm(
-    tx: Transaction, registration: Registration, places: list[SessionPlace] | None = None
-) -> None:
+def confirm(tx: Transaction, registration: Registration, places: list[Seat] | None = None) -> None:
     """The registration holds a place: seat it in its sessions (`places`, when the caller
     has them at hand) and announce it."""
     registration.status = CONFIRMED
@@ -142,14 +140,12 @@ def leave(tx: Transaction, registration: Registration, status: str, reason: str,
         _release(tx.session, TicketType, registration.ticket_type_id)
         event = tx.session.get(Event, registration.event_id)
         fill_from_waitlist(tx, event, registration.ticket_type_id, now)
-    _leave_sessions(tx.session, registration)
+    _leave_time_slots(tx.session, registration)
 
 
-def fill_session_from_waitlist(session: Session, session_id: str) -> None:
+def fill_time_slot_from_waitlist(session: Session, session_id: str) -> None:
     while True:
-        waiting = _first_in_line(
-            session, SessionPlace, SessionPlace.session_id == session_id, SessionPlace.requested_at
-        )
+        waiting = _first_in_line(session, Seat, Seat.session_id == session_id, Seat.requested_at)
         if waiting is None or not _take_seat(session, session_id):
             return
         waiting.status = CONFIRMED
@@ -157,7 +153,7 @@ def fill_session_from_waitlist(session: Session, session_id: str) -> None:
 
 
 def _first_in_line(session: Session, model, of_what, joined_at):
-    """The waitlisted Registration or SessionPlace `of_what` (a ticket type or a session)
+    """The waitlisted Registration or Seat `of_what` (a ticket type or a session)
     that joined first, locked; one another transaction is promoting is passed over."""
     return session.scalars(
         select(model)
@@ -169,25 +165,23 @@ def _first_in_line(session: Session, model, of_what, joined_at):
 
 
 def _take_seat(session: Session, session_id: str) -> bool:
-    return _take(session, EventSession, session_id)
+    return _take(session, TimeSlot, session_id)
 
 
-def places_of(session: Session, registration_id: str) -> list[SessionPlace]:
+def places_of(session: Session, registration_id: str) -> list[Seat]:
     # In session order, so concurrent registrations lock session rows in the same order.
     return list(
         session.scalars(
-            select(SessionPlace)
-            .where(SessionPlace.registration_id == registration_id)
-            .order_by(SessionPlace.session_id)
+            select(Seat).where(Seat.registration_id == registration_id).order_by(Seat.session_id)
         )
     )
 
 
-def _leave_sessions(session: Session, registration: Registration) -> None:
+def _leave_time_slots(session: Session, registration: Registration) -> None:
     for place in places_of(session, registration.id):
         held = place.status == CONFIRMED
         place.status = CANCELLED
         if held:
-            _release(session, EventSession, place.session_id)
+            _release(session, TimeSlot, place.session_id)
             session.flush()
-            fill_session_from_waitlist(session, place.session_id)
+            fill_time_slot_from_waitlist(session, place.session_id)

@@ -1,7 +1,7 @@
 """Registration rules: who gets a place, who waits, who needs approval; what attendees may do
 with their private link and what organisers see. No Flask, no broker.
 
-Places, seats and the waitlist are in places.py; events, ticket types, sessions and questions
+Places, seats and the waitlist are in places.py; events, ticket types, time slots and questions
 in event_admin.py; answers and consents in answers.py; erasure in personal_data.py.
 Each function works inside the transaction it is given, which service.py opens and commits.
 """
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from services.registration.admission import EventTerms, TicketTypeTerms, admit
 from services.registration.announcements import announce_status
 from services.registration.answers import check_answers, consent_changes, questions_of
-from services.registration.event_admin import organiser_event, sessions_of, ticket_types_of
+from services.registration.event_admin import organiser_event, ticket_types_of, time_slots_of
 from services.registration.idempotency import (
     Idempotency,
     answered_before,
@@ -34,12 +34,12 @@ from services.registration.models import (
     REQUESTED,
     WAITLISTED,
     Event,
-    EventSession,
     IdempotencyRecord,
     Question,
     Registration,
-    SessionPlace,
+    Seat,
     TicketType,
+    TimeSlot,
 )
 from services.registration.places import confirm, leave, places_of, take_place, take_seats
 from services.registration.wording import DEFAULT_LANGUAGE, N_
@@ -54,7 +54,7 @@ from shared.models import new_id, utcnow
 class NewRegistration:
     registration: Registration
     created: bool
-    places: list[SessionPlace]
+    places: list[Seat]
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,9 @@ class RegistrationsReport:
 
     event: Event
     registrations: list[Registration]
-    places: dict[str, list[SessionPlace]]
+    places: dict[str, list[Seat]]
     ticket_types: list[TicketType]
-    sessions: list[EventSession]
+    time_slots: list[TimeSlot]
     questions: list[Question]
 
 
@@ -110,7 +110,7 @@ def register(
     # As the counter stood a moment ago: a prediction, which the UPDATE that takes
     # the place confirms or corrects (_announce_then_take_place).
     status = admit(*_terms(found), now)
-    questions, sessions, answers = _check_choices(
+    questions, time_slots, answers = _check_choices(
         tx.session, event_id, choices, found.asks_questions
     )
     if found.per_order_limit is not None:
@@ -138,8 +138,7 @@ def register(
             now,
         )
     places = [
-        SessionPlace(registration_id=registration.id, session_id=s.id, status=REQUESTED)
-        for s in sessions
+        Seat(registration_id=registration.id, session_id=s.id, status=REQUESTED) for s in time_slots
     ]
     consents = consent_changes(questions, {}, answers, registration.id, choices.language)
     tx.session.add_all([*places, *consents])
@@ -337,9 +336,9 @@ def registrations_report(
     return RegistrationsReport(
         event=event,
         registrations=registrations,
-        places=session_places(session, [registration.id for registration in registrations]),
+        places=seats_by_registration(session, [registration.id for registration in registrations]),
         ticket_types=ticket_types_of(session, event.id),
-        sessions=sessions_of(session, event.id),
+        time_slots=time_slots_of(session, event.id),
         questions=questions_of(session, event.id),
     )
 
@@ -354,14 +353,12 @@ def organiser_registration(
     return registration
 
 
-def session_places(session: Session, registration_ids: list[str]) -> dict[str, list]:
+def seats_by_registration(session: Session, registration_ids: list[str]) -> dict[str, list]:
     """Each registration's session seats, by registration id."""
     places: dict[str, list] = {registration_id: [] for registration_id in registration_ids}
     if registration_ids:
         for place in session.scalars(
-            select(SessionPlace)
-            .where(SessionPlace.registration_id.in_(registration_ids))
-            .order_by(SessionPlace.session_id)
+            select(Seat).where(Seat.registration_id.in_(registration_ids)).order_by(Seat.session_id)
         ):
             places[place.registration_id].append(place)
     return places
@@ -455,26 +452,26 @@ def _terms(found) -> tuple[EventTerms, TicketTypeTerms]:
 
 def _check_choices(
     session: Session, event_id: str, choices: Choices, asks_questions: bool
-) -> tuple[list[Question], list[EventSession], dict]:
-    """The event's questions, the sessions chosen and the answers to keep; or every mistake."""
+) -> tuple[list[Question], list[TimeSlot], dict]:
+    """The event's questions, the time slots chosen and the answers to keep; or every mistake."""
     errors = {}
-    sessions = []
+    time_slots = []
     if choices.session_ids:
-        sessions = list(
+        time_slots = list(
             session.scalars(
-                select(EventSession)
-                .where(EventSession.id.in_(choices.session_ids), EventSession.event_id == event_id)
-                .order_by(EventSession.id)
+                select(TimeSlot)
+                .where(TimeSlot.id.in_(choices.session_ids), TimeSlot.event_id == event_id)
+                .order_by(TimeSlot.id)
             )
         )
-        if len(sessions) != len(set(choices.session_ids)):
+        if len(time_slots) != len(set(choices.session_ids)):
             errors["session_ids"] = [N_("Not a session of this event.")]
     questions = questions_of(session, event_id) if asks_questions else []
     answers, answer_errors = check_answers(questions, choices.answers)
     if answer_errors:
         errors["answers"] = answer_errors
     _refuse_if(errors)
-    return questions, sessions, answers
+    return questions, time_slots, answers
 
 
 def _check_per_order_limit(session: Session, ticket_type_id: str, limit: int, email: str) -> None:

@@ -97,7 +97,7 @@ class SessionTexts(StrictSchema):
     title = Text(200)
 
 
-class SessionChange(StrictSchema):
+class TimeSlotChange(StrictSchema):
     title = _required_text(200)
     translations = _per_language(SessionTexts)
     starts_at = Instant()
@@ -105,7 +105,7 @@ class SessionChange(StrictSchema):
     capacity = fields.Integer(strict=True, validate=validate.Range(min=0, max=10**6))
 
 
-class SessionCreate(SessionChange):
+class TimeSlotCreate(TimeSlotChange):
     title = Text(200, required=True)
     starts_at = Instant(required=True)
     ends_at = Instant(required=True)
@@ -149,7 +149,7 @@ class TicketTypeOut(Schema):
         return max(ticket_type.quota - ticket_type.confirmed_count, 0)
 
 
-class SessionOut(Schema):
+class TimeSlotOut(Schema):
     id = fields.String()
     title = fields.String()
     translations = fields.Dict()
@@ -159,8 +159,8 @@ class SessionOut(Schema):
     confirmed = fields.Integer(attribute="confirmed_count")
     remaining = fields.Method("_remaining")
 
-    def _remaining(self, event_session) -> int:
-        return max(event_session.capacity - event_session.confirmed_count, 0)
+    def _remaining(self, time_slot) -> int:
+        return max(time_slot.capacity - time_slot.confirmed_count, 0)
 
 
 class QuestionOut(Schema):
@@ -188,7 +188,7 @@ class EventOut(Schema):
     retention_days = fields.Integer(allow_none=True)
     status = fields.String(metadata={"enum": ["draft", "published", "unpublished", "cancelled"]})
     ticket_types = fields.List(fields.Nested(TicketTypeOut))
-    sessions = fields.List(fields.Nested(SessionOut))
+    sessions = fields.List(fields.Nested(TimeSlotOut))
     questions = fields.List(fields.Nested(QuestionOut))
 
 
@@ -309,7 +309,7 @@ class AttendeeOut(Schema):
 _ATTENDEE = AttendeeOut()
 
 
-class SessionPlaceOut(Schema):
+class SeatOut(Schema):
     session_id = fields.String()
     status = fields.String(metadata={"enum": ["requested", "confirmed", "waitlisted", "cancelled"]})
 
@@ -322,7 +322,7 @@ class RegistrationOut(Schema):
     attendee = fields.Function(lambda registration: _ATTENDEE.dump(registration))
     language = fields.String()
     answers = fields.Dict()
-    sessions = fields.List(fields.Nested(SessionPlaceOut))
+    sessions = fields.List(fields.Nested(SeatOut))
     offer_expires_at = Instant(
         allow_none=True, metadata={"description": "When status is offered: claim before this."}
     )

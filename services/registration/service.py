@@ -21,7 +21,7 @@ from services.registration import (
 )
 from services.registration.answers import questions_of
 from services.registration.idempotency import Idempotency
-from services.registration.models import Event, EventSession, Question, Registration, TicketType
+from services.registration.models import Event, Question, Registration, TicketType, TimeSlot
 from services.registration.registrations import (
     Choices,
     NewRegistration,
@@ -41,7 +41,7 @@ __all__ = ["Choices", "NewRegistration", "RegistrationFilter", "RegistrationsRep
 def with_details(session: Session, event: Event) -> Event:
     """The event with its ticket types, sessions and questions, as EventOut shows it."""
     event.ticket_types = event_admin.ticket_types_of(session, event.id)
-    event.sessions = event_admin.sessions_of(session, event.id)
+    event.sessions = event_admin.time_slots_of(session, event.id)
     event.questions = questions_of(session, event.id)
     return event
 
@@ -108,14 +108,14 @@ def update_ticket_type(
     return uow.run(event_admin.update_ticket_type, organiser, ticket_type_id, fields, now)
 
 
-def add_session(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict) -> EventSession:
-    return uow.run(event_admin.add_session, organiser, event_id, fields)
+def add_time_slot(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict) -> TimeSlot:
+    return uow.run(event_admin.add_time_slot, organiser, event_id, fields)
 
 
-def update_session(
+def update_time_slot(
     uow: UnitOfWork, organiser: Principal, session_id: str, fields: dict
-) -> EventSession:
-    return uow.run(event_admin.update_session, organiser, session_id, fields)
+) -> TimeSlot:
+    return uow.run(event_admin.update_time_slot, organiser, session_id, fields)
 
 
 def add_question(uow: UnitOfWork, organiser: Principal, event_id: str, fields: dict) -> Question:
@@ -214,8 +214,8 @@ def change_answers(
     return uow.run(registrations.change_answers, registration_id, manage_token, answers, language)
 
 
-def session_places(session: Session, registration_ids: list[str]) -> dict[str, list]:
-    return registrations.session_places(session, registration_ids)
+def seats_by_registration(session: Session, registration_ids: list[str]) -> dict[str, list]:
+    return registrations.seats_by_registration(session, registration_ids)
 
 
 def answer_problems(session: Session, event_id: str, answers: dict) -> dict:
@@ -256,7 +256,7 @@ def registrations_report(
     """An event's registrations, with the event as EventOut shows it."""
     report = registrations.registrations_report(session, organiser, event_id, where)
     event = report.event
-    event.ticket_types, event.sessions = report.ticket_types, report.sessions
+    event.ticket_types, event.sessions = report.ticket_types, report.time_slots
     event.questions = report.questions
     return report
 

@@ -88,7 +88,7 @@ def world(loopgate) -> World:
     lists = api.get(f"/api/checkin/events/{event}/lists", headers=api.organiser)
     assert lists.status_code == 200, lists.text
     default_list = next(item["id"] for item in lists.json() if item["is_default"])
-    event_session = _created(api, f"/api/registration/events/{event}/sessions", SESSION)
+    time_slot = _created(api, f"/api/registration/events/{event}/sessions", SESSION)
     question = _created(api, f"/api/registration/events/{event}/questions", QUESTION)
     code = _created(api, f"/api/checkin/lists/{default_list}/pairing-codes", None)["code"]
     device = api.post("/api/checkin/pairing-codes/redeem", json={"code": code})
@@ -117,7 +117,7 @@ def world(loopgate) -> World:
         "ended_event": ended_event,
         "ended_ticket_type": ended_ticket_type,
         "default_list": default_list,
-        "session": event_session["id"],
+        "session": time_slot["id"],
         "question": question["id"],
         "device": device.json()["device_id"],
         "unknown": UNKNOWN_ID,

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from services.registration import service
-from services.registration.models import ConsentRecord, Registration, SessionPlace
+from services.registration.models import ConsentRecord, Registration, Seat
 from shared.errors import Conflict, InvalidRequest, NotFound
 from tests.unit.domain_fixtures import NORTHWIND, SOUTHWIND
 
@@ -36,7 +36,7 @@ def seats(desk, registration) -> dict[str, str]:
         return {
             place.session_id: place.status
             for place in session.scalars(
-                select(SessionPlace).where(SessionPlace.registration_id == registration.id)
+                select(Seat).where(Seat.registration_id == registration.id)
             )
         }
 
@@ -45,8 +45,8 @@ def change_ticket_type(desk, ticket_type, **fields):
     return service.update_ticket_type(desk.uow(), NORTHWIND, ticket_type.id, fields)
 
 
-def add_session(desk, event, capacity: int, title="Soldering workshop"):
-    return service.add_session(
+def add_time_slot(desk, event, capacity: int, title="Soldering workshop"):
+    return service.add_time_slot(
         desk.uow(),
         NORTHWIND,
         event.id,
@@ -267,8 +267,8 @@ def test_a_larger_quota_goes_to_the_waitlist_first(desk):
 
 def test_a_session_has_its_own_capacity_and_waitlist(desk):
     event, ticket_type = desk.published_event(quota=10)
-    workshop = add_session(desk, event, capacity=1)
-    talk = add_session(desk, event, capacity=5, title="Keynote")
+    workshop = add_time_slot(desk, event, capacity=1)
+    talk = add_time_slot(desk, event, capacity=5, title="Keynote")
 
     ada = register(desk, event, ticket_type, "Ada Lovelace", session_ids=(workshop.id, talk.id))
     grace = register(desk, event, ticket_type, "Grace Hopper", session_ids=(workshop.id,))
@@ -285,7 +285,7 @@ def test_a_session_has_its_own_capacity_and_waitlist(desk):
 
 def test_a_waitlisted_registration_takes_no_session_seat_until_it_gets_a_place(desk):
     event, ticket_type = desk.published_event(quota=1)
-    workshop = add_session(desk, event, capacity=5)
+    workshop = add_time_slot(desk, event, capacity=5)
     ada = register(desk, event, ticket_type, "Ada Lovelace")
     grace = register(desk, event, ticket_type, "Grace Hopper", session_ids=(workshop.id,))
 
@@ -299,10 +299,10 @@ def test_a_waitlisted_registration_takes_no_session_seat_until_it_gets_a_place(d
 
 def test_a_larger_session_capacity_seats_its_waitlist(desk):
     event, ticket_type = desk.published_event(quota=10)
-    workshop = add_session(desk, event, capacity=0)
+    workshop = add_time_slot(desk, event, capacity=0)
     ada = register(desk, event, ticket_type, "Ada Lovelace", session_ids=(workshop.id,))
 
-    service.update_session(desk.uow(), NORTHWIND, workshop.id, {"capacity": 1})
+    service.update_time_slot(desk.uow(), NORTHWIND, workshop.id, {"capacity": 1})
 
     assert seats(desk, ada) == {workshop.id: "confirmed"}
 
@@ -310,7 +310,7 @@ def test_a_larger_session_capacity_seats_its_waitlist(desk):
 def test_a_session_of_another_event_is_refused(desk):
     event, ticket_type = desk.published_event()
     other, _ = desk.published_event()
-    elsewhere = add_session(desk, other, capacity=5)
+    elsewhere = add_time_slot(desk, other, capacity=5)
 
     with pytest.raises(InvalidRequest) as refused:
         register(desk, event, ticket_type, session_ids=(elsewhere.id,))
@@ -322,7 +322,7 @@ def test_a_session_of_another_event_is_refused(desk):
 def test_a_session_takes_place_within_its_event(desk):
     event = desk.draft_event()
     with pytest.raises(InvalidRequest):
-        service.add_session(
+        service.add_time_slot(
             desk.uow(),
             NORTHWIND,
             event.id,
