@@ -75,23 +75,31 @@ def _run(settings, args) -> int:
             if settings.smtp_url
             else f"{url}/api/ticketing/mailbox  (.eml files in {settings.mailbox_dir})"
         )
-        print(
-            f"\nLoopgate is running (embedded) on {url}\n"
-            f"  data:            {settings.data_dir}\n"
-            f"  demo showcase:   {url}/api/registration/events/{showcase}\n"
-            f"  organiser token: {token}\n"
-            f"  mail:            {mail}\n"
-            "  API docs:\n"
-            + "".join(
-                f"    {url}/api/{name}/docs  ({url}/api/{name}/openapi.json)\n" for name in SERVICES
-            )
-            + "Press Ctrl-C to stop.\n",
-            flush=True,
-        )
+        print(banner(url, settings.data_dir, showcase, token, mail), flush=True)
 
     _stop_on_sigterm()
     serve(embedded_system(settings), announce)
     return 0
+
+
+def banner(url: str, data_dir: Path, showcase: str, token: str, mail: str) -> str:
+    """What `loopgate run` prints once it listens: pages a person opens in a browser first
+    (an API URL shows JSON with raw \\u escapes there), then the token and the API docs."""
+    return (
+        f"\nLoopgate is running (embedded) on {url}\n"
+        f"  data:            {data_dir}\n"
+        f"  demo showcase:   {url}/events/{showcase}\n"
+        f"  organiser login: {url}/organiser/login\n"
+        f"  door scanner:    {url}/api/checkin/scanner\n"
+        f"  live dashboard:  {url}/api/checkin/dashboard?event={showcase}\n"
+        f"  organiser token: {token}\n"
+        f"  mail:            {mail}\n"
+        "  API docs:\n"
+        + "".join(
+            f"    {url}/api/{name}/docs  ({url}/api/{name}/openapi.json)\n" for name in SERVICES
+        )
+        + "Press Ctrl-C to stop.\n"
+    )
 
 
 def _migrate(settings, args) -> int:
