@@ -1,0 +1,56 @@
+"""Registration's mail relay: the shared one (shared/mail/relay.py) with registration's mail
+outbox and the renderer of the invitation mail. It runs as one of the registration worker's
+periodic tasks (app.PERIODIC_TASKS)."""
+
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from functools import partial
+
+from sqlalchemy import Row
+
+from services.registration.account_links import INVITATION, link_token
+from services.registration.mail.invitation_mail import Letterhead, invitation_mail
+from services.registration.mail.outbox import INVITATION_MAIL
+from services.registration.models import Invitation, Organisation, mail_outbox
+from shared.db import UnitOfWork
+from shared.mail import relay
+from shared.mail.delivery import MailboxFolder, SmtpSender
+from shared.runtime import ServiceRuntime
+
+
+def render_invitation_mail(
+    letterhead: Letterhead, uow: UnitOfWork, mail: Row
+) -> EmailMessage | None:
+    """The invitation's mail as the invitation is now; None once it can no longer be
+    accepted (accepted, withdrawn, expired, or gone): its link would only say so."""
+    with uow:
+        invitation = uow.session.get(Invitation, mail.about_id)
+        if not open_invitation(invitation, datetime.now(UTC)):
+            return None
+        organisation = uow.session.get(Organisation, invitation.organisation_id)
+    # The link made again from the row's id: nothing stored opens it (account_links).
+    token = link_token(uow.secret_box, INVITATION, invitation.id)
+    return invitation_mail(invitation, organisation.name, token, letterhead)
+
+
+def open_invitation(invitation: Invitation | None, now: datetime) -> bool:
+    return (
+        invitation is not None
+        and invitation.accepted_at is None
+        and invitation.withdrawn_at is None
+        and invitation.expires_at > now
+    )
+
+
+class MailRelay(relay.MailRelay):
+    def __init__(self, runtime: ServiceRuntime, sender: SmtpSender | MailboxFolder | None = None):
+        letterhead = Letterhead(
+            sender=runtime.settings.mail_from, public_url=runtime.settings.public_url
+        )
+        renderers = {INVITATION_MAIL: partial(render_invitation_mail, letterhead)}
+        super().__init__(runtime, mail_outbox, renderers, sender)
+
+
+def relay_mail(runtime: ServiceRuntime) -> None:
+    """The periodic task."""
+    MailRelay(runtime).run_once()
