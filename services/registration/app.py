@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from services.registration import api, handlers, pages
+from services.registration.mail.relay import relay_mail
 from services.registration.models import Base, tables
 from shared.http import create_service_app, limit_rate
 from shared.i18n import init_i18n
@@ -12,6 +13,7 @@ PERIODIC_TASKS = (
     PeriodicTask("waitlist-offers", 30, handlers.lapse_waitlist_offers),
     PeriodicTask("retention", 15 * 60, handlers.erase_after_retention),
     PeriodicTask("idempotency-keys", 15 * 60, handlers.forget_expired_idempotency_keys),
+    PeriodicTask("mail-relay", every_seconds=0.5, run=relay_mail),
 )
 
 
