@@ -15,12 +15,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, select
+from sqlalchemy import Column, DateTime, MetaData, String, Table, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+# The bootstrap token's role: the instance's administrator, and the owner of its own
+# organisation's events.
 ORGANISER = "organiser"
+# A door device paired to one event.
 STAFF = "staff"
+# A member's role in an organisation (DESIGN.md, "Organisers and their teams").
+OWNER, MANAGER, DOOR, VIEWER = "owner", "manager", "door", "viewer"
+MEMBER_ROLES = (OWNER, MANAGER, DOOR, VIEWER)
+
+# What a route needs, as the roles that have it.
+READ = frozenset({ORGANISER, OWNER, MANAGER, DOOR, VIEWER})
+MANAGE = frozenset({ORGANISER, OWNER, MANAGER})  # events, registrations, tickets, keys
+# Registrations with their personal data, and every export: never the door.
+ATTENDEES = frozenset({ORGANISER, OWNER, MANAGER, VIEWER})
+DOORS = frozenset({ORGANISER, OWNER, MANAGER, DOOR})  # check-in lists, devices, dashboard
+SCAN = DOORS | {STAFF}  # scans and the door's search
+TEAM = frozenset({ORGANISER, OWNER, MANAGER})  # members and invitations
+INSTANCE = frozenset({ORGANISER})  # organisations
 
 DEFAULT_ORGANISATION = "default"
 
@@ -29,10 +45,33 @@ DEFAULT_ORGANISATION = "default"
 class Principal:
     role: str
     organisation_id: str
+    # A door device's one event.
     event_id: str | None = None
     # Which credential this is (its token's digest): what a door device's scan ids are
     # unique within. Empty for principals made in code rather than read from a token.
     subject: str = ""
+    # The events a member is limited to; None: every event of the organisation.
+    event_ids: frozenset[str] | None = None
+    # The member this principal signed in as, if it is a member.
+    member_id: str | None = None
+
+    def may_open(self, organisation_id: str, event_id: str) -> bool:
+        """Whether this event (of `organisation_id`) is one this principal may work on."""
+        return (
+            organisation_id == self.organisation_id
+            and (self.event_id is None or event_id == self.event_id)
+            and (self.event_ids is None or event_id in self.event_ids)
+        )
+
+
+def limited_to(event_id_column, principal: Principal):
+    """A WHERE clause keeping the events `principal` may open among those of its
+    organisation (the organisation is the caller's own clause)."""
+    if principal.event_id is not None:
+        return event_id_column == principal.event_id
+    if principal.event_ids is not None:
+        return event_id_column.in_(sorted(principal.event_ids))
+    return true()
 
 
 def define_token_table(metadata: MetaData) -> Table:

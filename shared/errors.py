@@ -33,3 +33,17 @@ class Conflict(DomainError):
 class InvalidRequest(DomainError):
     status = 422
     slug = "validation-error"
+
+
+class Forbidden(DomainError):
+    """The caller is known, and their role may not do this (a manager naming an owner)."""
+
+    status = 403
+    slug = "forbidden"
+
+
+class Gone(DomainError):
+    """What was there is no more: a used or expired link."""
+
+    status = 410
+    slug = "gone"

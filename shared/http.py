@@ -45,6 +45,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shared.auth import Principal, authenticate, secrets_equal, token_digest
 from shared.db import database_reachable
 from shared.errors import DomainError
+from shared.identity import is_access_token, read_access_token
 from shared.logs import (
     configure_logging,
     current_correlation_id,
@@ -404,8 +405,9 @@ def bearer_token() -> str | None:
     return None
 
 
-def require_role(*roles: str) -> Callable:
-    """Let the view run only for a bearer token of one of `roles`; it finds it in g.principal."""
+def require(allowed: frozenset[str]) -> Callable:
+    """Let the view run only for a bearer token whose role is `allowed` (shared/auth.py: READ,
+    MANAGE, ATTENDEES, DOORS, SCAN, TEAM); it finds the principal in g.principal."""
 
     def decorator(view):
         @wraps(view)
@@ -422,8 +424,8 @@ def require_role(*roles: str) -> Callable:
                     return too_many
                 failed_authentications().record()
                 return problem(401, "The bearer token is not valid.")
-            if principal.role not in roles:
-                return problem(403, f"This needs the role {' or '.join(roles)}.")
+            if principal.role not in allowed:
+                return problem(403, f"Your role ({principal.role}) may not do this.")
             g.principal = principal
             return view(*args, **kwargs)
 
@@ -434,11 +436,14 @@ def require_role(*roles: str) -> Callable:
 
 def principal_of(token: str) -> Principal | None:
     """Who a bearer token stands for in this service, if anyone (remembered for a few
-    seconds, see RecentTokens)."""
+    seconds, see RecentTokens): a member's access token (shared/identity.py), else a token
+    this service keeps (the bootstrap token, a door device's)."""
     runtime = current_runtime()
 
     def look_up() -> Principal | None:
         with runtime.session_factory() as session:
+            if is_access_token(token):
+                return read_access_token(session, runtime.tables.identity, token)
             return authenticate(session, runtime.tables.tokens, token)
 
     return runtime.recent_tokens.principal(token, look_up)
@@ -464,30 +469,46 @@ class FailedAuthentications:
         self._limit = limits.parse(rate) if rate else None
         self._window = MovingWindowRateLimiter(MemoryStorage())
 
-    def wait_seconds(self) -> int:
-        """How long this request's client must wait before trying again; 0: it may now."""
-        if self._limit is None or self._window.test(self._limit, get_remote_address()):
+    def wait_seconds(self, account: str | None = None) -> int:
+        """How long this request's client (or anyone signing in as `account`) must wait
+        before trying again; 0: it may now."""
+        if self._limit is None:
             return 0
-        stats = self._window.get_window_stats(self._limit, get_remote_address())
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        waits = [
+            max(
+                1,
+                math.ceil(self._window.get_window_stats(self._limit, key).reset_time - time.time()),
+            )
+            for key in self._keys(account)
+            if not self._window.test(self._limit, key)
+        ]
+        return max(waits, default=0)
 
-    def record(self) -> None:
+    def record(self, account: str | None = None) -> None:
         if self._limit is not None:
-            self._window.hit(self._limit, get_remote_address())
+            for key in self._keys(account):
+                self._window.hit(self._limit, key)
+
+    @staticmethod
+    def _keys(account: str | None) -> list[str]:
+        # Per account too: guessing one person's password from many addresses goes no faster.
+        address = get_remote_address()
+        return [address] if account is None else [address, f"account:{account.strip().lower()}"]
 
 
 def failed_authentications() -> FailedAuthentications:
     return current_app.extensions[FAILED_AUTHENTICATIONS]
 
 
-def too_many_failures() -> Response | None:
-    """A 429 problem if this request's client failed to authenticate too often lately."""
-    seconds = failed_authentications().wait_seconds()
+def too_many_failures(account: str | None = None) -> Response | None:
+    """A 429 problem if this request's client (or, signing in, its account) failed to
+    authenticate too often lately."""
+    seconds = failed_authentications().wait_seconds(account)
     if not seconds:
         return None
     response = problem(
         429,
-        "Too many failed sign-ins or refused tokens from your address. "
+        "Too many failed sign-ins or refused tokens from your address or for this account. "
         f"Try again in {seconds} seconds.",
     )
     response.headers["Retry-After"] = str(seconds)

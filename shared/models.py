@@ -10,6 +10,7 @@ from sqlalchemy.types import TypeDecorator
 from shared.auth import define_token_table
 from shared.bus.inbox import define_inbox_table
 from shared.bus.outbox import define_outbox_table
+from shared.identity import define_identity_tables
 from shared.runtime import CommonTables
 
 
@@ -47,6 +48,7 @@ def common_tables(metadata: MetaData) -> CommonTables:
         outbox=define_outbox_table(metadata),
         inbox=define_inbox_table(metadata),
         tokens=define_token_table(metadata),
+        identity=define_identity_tables(metadata),
     )
 
 

@@ -23,6 +23,7 @@ from shared.auth import (
 )
 from shared.bus.outbox import OutboxRelay, OutboxRows
 from shared.db import UnitOfWork, create_database_engine, ensure_database, migrate
+from shared.identity import IdentityTables
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ class CommonTables:
     outbox: Table
     inbox: Table
     tokens: Table
+    # Registration's identity key, members and revoked access tokens (shared/identity.py).
+    identity: IdentityTables
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """What tests drive Loopgate with: the core HTTP flow of DESIGN.md over real HTTP."""
 
+import email
+import re
 import socket
 import threading
 import time
@@ -294,3 +296,56 @@ def embedded_loopgate(data_dir, rate_limit: str = "off", **environ: str):
             yield flow
     finally:
         system.stop()
+
+
+# --- organisations and their teams ---------------------------------------------------------
+
+PASSWORD = "a long enough password"
+
+
+def mails_to(flow: CoreFlow, address: str) -> list[EmailMessage]:
+    messages = []
+    for file in sorted(flow.system.settings.mailbox_dir.glob("*.eml")):
+        message = email.message_from_bytes(file.read_bytes(), policy=policy.default)
+        if message["To"] == address:
+            messages.append(message)
+    return messages
+
+
+def invitation_token(flow: CoreFlow, address: str) -> str:
+    """The token of the link in the newest invitation mailed to `address`."""
+
+    def link():
+        for message in reversed(mails_to(flow, address)):
+            text = message.get_body(("plain",)).get_content()
+            found = re.search(r"/invitations/([A-Za-z0-9_.\-]+)", text)
+            if found:
+                return found.group(1)
+        return None
+
+    return wait_until(link, 15, f"an invitation mail to {address}")
+
+
+def accept(flow: CoreFlow, token: str, name: str, password: str = PASSWORD):
+    return flow.post(
+        f"/api/registration/invitations/{token}/accept", json={"name": name, "password": password}
+    )
+
+
+def member_headers(flow: CoreFlow, address: str, password: str = PASSWORD) -> dict:
+    """Sign in over the API as a team member: their bearer token's headers."""
+    response = flow.post("/api/registration/sign-in", json={"email": address, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def new_organisation(flow: CoreFlow, name: str, owner_email: str) -> dict:
+    """An organisation whose owner has joined and signed in: the owner's headers."""
+    created = flow.post(
+        "/api/registration/organisations",
+        json={"name": name, "owner": {"name": "Owner", "email": owner_email}},
+        headers=flow.organiser,
+    )
+    assert created.status_code == 201, created.text
+    assert accept(flow, invitation_token(flow, owner_email), "Olive Owner").status_code == 201
+    return member_headers(flow, owner_email)

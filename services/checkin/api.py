@@ -6,8 +6,8 @@ from flask import Response, jsonify, request
 from services.checkin import schemas, service
 from services.checkin.compressed_uploads import MAX_INFLATED_BYTES
 from services.checkin.scan_records import ScanRequest
-from shared.auth import ORGANISER, STAFF
-from shared.http import Blueprint, current_principal, current_runtime, require_role
+from shared.auth import ATTENDEES, DOORS, READ, SCAN
+from shared.http import Blueprint, current_principal, current_runtime, require
 
 blp = Blueprint("checkin", __name__, description="Check-in lists, door devices and scans")
 
@@ -41,7 +41,7 @@ def _reads_large_batches(view):
 
 
 @blp.route("/scans", methods=["POST"])
-@require_role(STAFF, ORGANISER)
+@require(SCAN)
 @blp.arguments(schemas.ScanIn)
 @blp.response(200, schemas.ScanResult)
 @blp.doc(security=BEARER)
@@ -52,7 +52,7 @@ def scan(fields):
 
 
 @blp.route("/scans/manual", methods=["POST"])
-@require_role(STAFF, ORGANISER)
+@require(SCAN)
 @blp.arguments(schemas.ManualScanIn)
 @blp.response(200, schemas.ScanResult)
 @blp.doc(security=BEARER)
@@ -63,7 +63,7 @@ def manual_scan(fields):
 
 
 @blp.route("/scans/batch", methods=["POST"])
-@require_role(STAFF, ORGANISER)
+@require(SCAN)
 @_reads_large_batches
 @blp.arguments(schemas.BatchIn)
 @blp.response(200, schemas.BatchOut)
@@ -83,7 +83,7 @@ def scan_batch(fields):
 
 
 @blp.route("/events/<uuid:event_id>/bundle")
-@require_role(STAFF, ORGANISER)
+@require(SCAN)
 @blp.response(200, schemas.BundleOut)
 @blp.doc(security=BEARER)
 def offline_bundle(event_id):
@@ -93,7 +93,7 @@ def offline_bundle(event_id):
 
 
 @blp.route("/events/<uuid:event_id>/tickets")
-@require_role(STAFF, ORGANISER)
+@require(SCAN)
 @blp.arguments(schemas.SearchArgs, location="query")
 @blp.response(200, schemas.RosterTicketOut(many=True))
 @blp.doc(security=BEARER)
@@ -105,7 +105,7 @@ def search_tickets(args, event_id):
 
 
 @blp.route("/tickets/<uuid:ticket_id>")
-@require_role(STAFF, ORGANISER)
+@require(SCAN)
 @blp.response(200, schemas.RosterTicketOut)
 @blp.doc(security=BEARER)
 def get_roster_ticket(ticket_id):
@@ -118,7 +118,7 @@ def get_roster_ticket(ticket_id):
 
 
 @blp.route("/events/<uuid:event_id>/lists", methods=["GET"])
-@require_role(STAFF, ORGANISER)
+@require(READ | SCAN)
 @blp.response(200, schemas.CheckinListOut(many=True))
 @blp.doc(security=BEARER)
 def list_checkin_lists(event_id):
@@ -128,7 +128,7 @@ def list_checkin_lists(event_id):
 
 
 @blp.route("/events/<uuid:event_id>/lists", methods=["POST"])
-@require_role(ORGANISER)
+@require(DOORS)
 @blp.arguments(schemas.ListIn)
 @blp.response(201, schemas.CheckinListOut)
 @blp.doc(security=BEARER)
@@ -139,7 +139,7 @@ def create_checkin_list(fields, event_id):
 
 
 @blp.route("/lists/<uuid:list_id>", methods=["PATCH"])
-@require_role(ORGANISER)
+@require(DOORS)
 @blp.arguments(schemas.ListChanges)
 @blp.response(200, schemas.CheckinListOut)
 @blp.doc(security=BEARER)
@@ -150,7 +150,7 @@ def update_checkin_list(fields, list_id):
 
 
 @blp.route("/lists/<uuid:list_id>", methods=["DELETE"])
-@require_role(ORGANISER)
+@require(DOORS)
 @blp.response(204)
 @blp.doc(security=BEARER)
 def delete_checkin_list(list_id):
@@ -162,7 +162,7 @@ def delete_checkin_list(list_id):
 
 
 @blp.route("/lists/<uuid:list_id>/pairing-codes", methods=["POST"])
-@require_role(ORGANISER)
+@require(DOORS)
 @blp.response(201, schemas.PairingCodeOut)
 @blp.doc(security=BEARER)
 def create_pairing_code(list_id):
@@ -183,7 +183,7 @@ def redeem_pairing_code(fields):
 
 
 @blp.route("/events/<uuid:event_id>/devices")
-@require_role(ORGANISER)
+@require(READ)
 @blp.response(200, schemas.DeviceOut(many=True))
 @blp.doc(security=BEARER)
 def list_devices(event_id):
@@ -193,7 +193,7 @@ def list_devices(event_id):
 
 
 @blp.route("/devices/<uuid:device_id>/revoke", methods=["POST"])
-@require_role(ORGANISER)
+@require(DOORS)
 @blp.response(200, schemas.DeviceOut)
 @blp.doc(security=BEARER)
 def revoke_device(device_id):
@@ -211,7 +211,7 @@ def revoke_device(device_id):
 
 
 @blp.route("/events/<uuid:event_id>/stats")
-@require_role(ORGANISER)
+@require(READ)
 @blp.response(200, schemas.StatsOut)
 @blp.doc(security=BEARER)
 def event_stats(event_id):
@@ -221,7 +221,7 @@ def event_stats(event_id):
 
 
 @blp.route("/events/<uuid:event_id>/stats/live")
-@require_role(ORGANISER)
+@require(READ)
 @blp.arguments(schemas.LiveArgs, location="query")
 @blp.response(200, description="Server-sent events `stats`", content_type="text/event-stream")
 @blp.doc(security=BEARER)
@@ -243,7 +243,7 @@ def event_stats_live(args, event_id):
 
 
 @blp.route("/events/<uuid:event_id>/scans.csv")
-@require_role(ORGANISER)
+@require(ATTENDEES)
 @blp.response(200, description="UTF-8 with a byte order mark", content_type="text/csv")
 @blp.doc(security=BEARER)
 def scans_csv(event_id):

@@ -110,6 +110,6 @@ def revoke_device(session: Session, tokens: Table, device: Device, now: datetime
 
 def organised_device(session: Session, principal: Principal, device_id: str) -> Device:
     device = session.get(Device, device_id)
-    if device is None or device.organisation_id != principal.organisation_id:
+    if device is None or not principal.may_open(device.organisation_id, device.event_id):
         raise NotFound(N_("No such device."))
     return device

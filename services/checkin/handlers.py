@@ -1,5 +1,7 @@
 from services.checkin import service
+from services.checkin.models import tables
 from shared.db import Transaction
+from shared.identity import identity_handlers
 
 
 def on_event_changed(tx: Transaction, data: dict) -> None:
@@ -23,6 +25,7 @@ def on_registration_erased(tx: Transaction, data: dict) -> None:
 
 
 HANDLERS = {
+    **identity_handlers(tables.identity),
     "event.published": on_event_changed,
     "event.updated": on_event_changed,
     "ticket.issued": on_ticket_issued,

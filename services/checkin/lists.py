@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.checkin.models import CheckinList, EventInfo, Scan
 from services.checkin.scan_records import DoorEvent
-from shared.auth import STAFF, Principal
+from shared.auth import Principal
 from shared.errors import N_, Conflict, InvalidRequest, NotFound
 
 DEFAULT_LIST_NAME = "Main entrance"
@@ -57,12 +57,9 @@ class ListWithTimezone:
 
 
 def may_scan_for(principal: Principal, event: EventInfo | DoorEvent | None) -> bool:
-    """Staff scan for the one event they were paired to; organisers for their own events."""
-    if event is None:
-        return False
-    if principal.role == STAFF:
-        return principal.event_id == event.id
-    return event.organisation_id == principal.organisation_id
+    """Staff scan for the one event they were paired to; organisers and their team for their
+    own events (a member limited to some events, for those)."""
+    return event is not None and principal.may_open(event.organisation_id, event.id)
 
 
 def organised_event(session: Session, principal: Principal, event_id: str) -> EventInfo:

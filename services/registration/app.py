@@ -10,6 +10,8 @@ from shared.i18n import init_i18n
 from shared.runtime import PeriodicTask, ServiceDefinition
 
 PERIODIC_TASKS = (
+    # At start: the other services must know the key before the first sign-in.
+    PeriodicTask("identity-key", 60 * 60, handlers.publish_identity_key),
     PeriodicTask("waitlist-offers", 30, handlers.lapse_waitlist_offers),
     PeriodicTask("retention", 15 * 60, handlers.erase_after_retention),
     PeriodicTask("idempotency-keys", 15 * 60, handlers.forget_expired_idempotency_keys),

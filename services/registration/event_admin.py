@@ -29,7 +29,7 @@ from services.registration.models import (
 )
 from services.registration.places import fill_from_waitlist, fill_time_slot_from_waitlist, leave
 from services.registration.wording import N_
-from shared.auth import Principal
+from shared.auth import Principal, limited_to
 from shared.db import Transaction
 from shared.errors import Conflict, InvalidRequest, NotFound
 
@@ -188,7 +188,7 @@ def remove_question(
 def organiser_event(session: Session, organiser: Principal, event_id: str) -> Event:
     event = session.get(Event, event_id)
     # Another organisation's event answers exactly like a missing one.
-    if event is None or event.organisation_id != organiser.organisation_id:
+    if event is None or not organiser.may_open(event.organisation_id, event.id):
         raise NotFound(N_("No such event."))
     return event
 
@@ -198,6 +198,7 @@ def organiser_events(session: Session, organiser: Principal) -> list[Event]:
         session.scalars(
             select(Event)
             .where(Event.organisation_id == organiser.organisation_id)
+            .where(limited_to(Event.id, organiser))
             .order_by(Event.starts_at.desc())
         )
     )

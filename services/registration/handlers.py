@@ -24,3 +24,7 @@ def erase_after_retention(runtime: ServiceRuntime) -> None:
 
 def forget_expired_idempotency_keys(runtime: ServiceRuntime) -> None:
     service.forget_expired_idempotency_keys(runtime.unit_of_work())
+
+
+def publish_identity_key(runtime: ServiceRuntime) -> None:
+    service.publish_identity_key(runtime.unit_of_work())

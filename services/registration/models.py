@@ -14,10 +14,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.mail.outbox import define_mail_outbox_table
 from shared.models import Id, common_tables, new_id, service_base, utcnow
 
 Base = service_base()
 tables = common_tables(Base.metadata)
+# Invitations and password resets (mail/), sent by the worker (shared/mail).
+mail_outbox = define_mail_outbox_table(Base.metadata)
 
 # An event: a draft, published (open to the public), unpublished (hidden again) or cancelled.
 DRAFT, PUBLISHED, UNPUBLISHED, CANCELLED_EVENT = "draft", "published", "unpublished", "cancelled"
@@ -218,3 +221,80 @@ class OrganiserSession(Base):
     token_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# --- people, organisations and their teams (accounts.py) --------------------------------
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    # "default" is the bootstrap token's own organisation; the others are uuids.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Person(Base):
+    """Someone who signs in: one email, one password, in as many organisations as invite them."""
+
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    # Kept lower-cased: an address is one person however it is typed.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # argon2id (argon2-cffi), with its parameters and salt.
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Member(Base):
+    """A person's place in one organisation's team."""
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("organisation_id", "person_id"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    # The events the member is limited to; None: all of the organisation's.
+    event_ids: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    removed_at: Mapped[datetime | None]
+    # Sign-in tokens issued up to then are refused everywhere ("sign out everywhere").
+    signed_out_at: Mapped[datetime | None]
+    # Counts the member's changes: the other services keep the newest (member.changed).
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(Base):
+    """An invitation to join a team, mailed as a link whose key is derived from its id
+    (accounts.invitation_token), so that neither the mail outbox nor this table keeps it."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    event_ids: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # The language of the mail (the inviter's).
+    language: Mapped[str] = mapped_column(String(16))
+    invited_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+
+
+class IdentityKey(Base):
+    """Registration's key for signing members' access tokens (shared/identity.py), sealed
+    with the secret box; the public half is published on the bus."""
+
+    __tablename__ = "identity_signing_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    private_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,6 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from services.registration import attendees
 from services.registration.models import CATEGORIES, KINDS, STATUSES
 from services.registration.wording import LANGUAGES
+from shared.auth import MEMBER_ROLES
 from shared.schemas import Instant, StrictSchema, Text, TrimmedString, validate_timezone
 
 TEXT_ANSWER_LIMIT = 2000
@@ -245,14 +246,17 @@ class _Accepted(fields.String):
             raise ValidationError(str(refusal)) from None
 
 
-class AttendeeIn(StrictSchema):
-    name = _Accepted(
+def _person_name() -> _Accepted:
+    return _Accepted(
         attendees.printable_name,
         attendees.NAME_LIMIT,
         required=True,
         metadata={"description": "Printable text: no line breaks, tabs or control characters"},
     )
-    email = _Accepted(
+
+
+def _deliverable_email() -> _Accepted:
+    return _Accepted(
         attendees.deliverable_email,
         attendees.EMAIL_LIMIT,
         required=True,
@@ -262,6 +266,11 @@ class AttendeeIn(StrictSchema):
             "local part or %",
         },
     )
+
+
+class AttendeeIn(StrictSchema):
+    name = _person_name()
+    email = _deliverable_email()
 
 
 class AnswersIn(StrictSchema):
@@ -335,3 +344,89 @@ class RegistrationCreated(RegistrationOut):
     manage_token = fields.String(
         metadata={"description": "Private: opens this registration and its ticket"}
     )
+
+
+# --- organisations and their teams ----------------------------------------------------------
+
+
+class PersonIn(StrictSchema):
+    name = _person_name()
+    email = _deliverable_email()
+
+
+class OrganisationCreate(StrictSchema):
+    name = TrimmedString(required=True, validate=validate.Length(min=1, max=200))
+    owner = fields.Nested(PersonIn, required=True)
+    language = fields.String(
+        validate=validate.OneOf(LANGUAGES),
+        metadata={"description": "The language of the owner's invitation mail"},
+    )
+
+
+class InvitationOut(Schema):
+    id = fields.String()
+    email = fields.String()
+    role = fields.String()
+    event_ids = fields.List(fields.String(), allow_none=True)
+    expires_at = fields.DateTime()
+
+
+class OrganisationOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    created_at = fields.DateTime()
+    owner_invitation = fields.Nested(InvitationOut)
+
+
+class InvitationCreate(StrictSchema):
+    email = _deliverable_email()
+    role = fields.String(required=True, validate=validate.OneOf(MEMBER_ROLES))
+    event_ids = fields.List(
+        fields.UUID(),
+        allow_none=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Only these events (left out or null: every event)"},
+    )
+    language = fields.String(
+        validate=validate.OneOf(LANGUAGES), metadata={"description": "The mail's language"}
+    )
+
+
+class InvitationAccept(StrictSchema):
+    name = _person_name()
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class MemberOut(Schema):
+    id = fields.String()
+    email = fields.String()
+    name = fields.String()
+    role = fields.String()
+    event_ids = fields.List(fields.String(), allow_none=True)
+    joined_at = fields.DateTime()
+
+
+class MemberChange(StrictSchema):
+    role = fields.String(required=True, validate=validate.OneOf(MEMBER_ROLES))
+    event_ids = fields.List(
+        fields.UUID(),
+        allow_none=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Only these events; null: every event; left out: unchanged"},
+    )
+
+
+class SignIn(StrictSchema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=320))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    organisation_id = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Which of your organisations (left out: the first you joined)"},
+    )
+
+
+class SignedInOut(Schema):
+    token = fields.String(metadata={"description": "A bearer token for all three services"})
+    expires_at = fields.DateTime()
+    member_id = fields.String()
+    organisation_id = fields.String()

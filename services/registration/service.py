@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.registration import (
+    accounts,
     csv_export,
     event_admin,
     idempotency,
@@ -19,9 +20,18 @@ from services.registration import (
     places,
     registrations,
 )
+from services.registration.accounts import SignedIn, TeamMember
 from services.registration.answers import questions_of
 from services.registration.idempotency import Idempotency
-from services.registration.models import Event, Question, Registration, TicketType, TimeSlot
+from services.registration.models import (
+    Event,
+    Invitation,
+    Organisation,
+    Question,
+    Registration,
+    TicketType,
+    TimeSlot,
+)
 from services.registration.registrations import (
     Choices,
     NewRegistration,
@@ -31,6 +41,7 @@ from services.registration.registrations import (
 from services.registration.wording import DEFAULT_LANGUAGE
 from shared.auth import Principal
 from shared.db import Transaction, UnitOfWork
+from shared.secret_box import SecretBox
 
 __all__ = ["Choices", "NewRegistration", "RegistrationFilter", "RegistrationsReport"]
 
@@ -265,6 +276,67 @@ def registrations_csv(report: RegistrationsReport) -> str:
     return csv_export.registrations_csv(report)
 
 
+# --- organisations and their teams -------------------------------------------------------
+
+
+def create_organisation(
+    uow: UnitOfWork, instance_admin: Principal, name: str, owner: dict, language: str
+) -> tuple[Organisation, Invitation]:
+    return uow.run(accounts.create_organisation, instance_admin, name, owner, language)
+
+
+def invite_member(
+    uow: UnitOfWork,
+    inviter: Principal,
+    email: str,
+    role: str,
+    event_ids: list[str] | None,
+    language: str,
+) -> Invitation:
+    return uow.run(accounts.invite, inviter, email, role, event_ids, language)
+
+
+def open_invitation(session: Session, box: SecretBox, token: str) -> Invitation:
+    return accounts.open_invitation(session, box, token)
+
+
+def accept_invitation(uow: UnitOfWork, token: str, name: str, password: str) -> TeamMember:
+    return uow.run(accounts.accept_invitation, uow.secret_box, token, name, password)
+
+
+def sign_in(
+    uow: UnitOfWork, email: str, password: str, organisation_id: str | None = None
+) -> SignedIn | None:
+    return uow.run(accounts.sign_in, email, password, organisation_id)
+
+
+def sign_out(uow: UnitOfWork, member: Principal) -> None:
+    uow.run(accounts.sign_out, member)
+
+
+def sign_out_everywhere(uow: UnitOfWork, member: Principal) -> None:
+    uow.run(accounts.sign_out_everywhere, member)
+
+
+def team(session: Session, principal: Principal) -> list[TeamMember]:
+    return accounts.team(session, principal)
+
+
+def change_member(
+    uow: UnitOfWork,
+    principal: Principal,
+    member_id: str,
+    role: str,
+    event_ids: list[str] | None = None,
+    limit_events: bool = False,
+) -> TeamMember:
+    return uow.run(accounts.change_member, principal, member_id, role, event_ids, limit_events)
+
+
+def remove_member(uow: UnitOfWork, principal: Principal, member_id: str) -> None:
+    uow.run(accounts.remove_member, principal, member_id)
+
+
 # --- organisers signed in to the organiser pages ----------------------------------------
 
 ORGANISER_SESSION_SECONDS = int(organiser_sessions.LIFETIME.total_seconds())
@@ -296,6 +368,10 @@ def lapse_waitlist_offers(uow: UnitOfWork, now: datetime | None = None) -> int:
 
 def erase_after_retention(uow: UnitOfWork, now: datetime | None = None) -> list[str]:
     return uow.run(personal_data.erase_after_retention, now)
+
+
+def publish_identity_key(uow: UnitOfWork) -> str:
+    return uow.run(accounts.publish_identity_key)
 
 
 def forget_expired_idempotency_keys(uow: UnitOfWork, now: datetime | None = None) -> int:

@@ -1,12 +1,12 @@
 from flask import Response, request
 
 from services.ticketing import schemas, service
-from shared.auth import ORGANISER
-from shared.http import Blueprint, current_principal, current_runtime, manage_token, require_role
+from shared.auth import MANAGE, READ
+from shared.http import Blueprint, current_principal, current_runtime, manage_token, require
 
 blp = Blueprint("ticketing", __name__, description="Tickets, QR codes and signing keys")
 
-ORGANISER_ONLY = [{"bearer": []}]
+BEARER = [{"bearer": []}]
 # A ticket's images never change (a new token is a new ticket), so a phone or a mail
 # client that has one never needs to ask again.
 IMAGE_CACHING = "private, max-age=31536000, immutable"
@@ -40,9 +40,9 @@ def ticket_svg(query, ticket_id):
 
 
 @blp.route("/keys")
-@require_role(ORGANISER)
+@require(READ)
 @blp.response(200, schemas.SigningKeysOut)
-@blp.doc(security=ORGANISER_ONLY)
+@blp.doc(security=BEARER)
 def list_organisation_keys():
     """The public keys of the organisation's events, each with its event and, once retired,
     since when it no longer verifies tickets (organiser). A door device gets its event's keys
@@ -52,9 +52,9 @@ def list_organisation_keys():
 
 
 @blp.route("/events/<uuid:event_id>/keys", methods=["GET"])
-@require_role(ORGANISER)
+@require(READ)
 @blp.response(200, schemas.SigningKeysOut)
-@blp.doc(security=ORGANISER_ONLY)
+@blp.doc(security=BEARER)
 def list_event_keys(event_id):
     """The event's signing keys, retired ones included; the newest unretired one signs new
     tickets (organiser)."""
@@ -63,9 +63,9 @@ def list_event_keys(event_id):
 
 
 @blp.route("/events/<uuid:event_id>/keys", methods=["POST"])
-@require_role(ORGANISER)
+@require(MANAGE)
 @blp.response(201, schemas.SigningKeyOut)
-@blp.doc(security=ORGANISER_ONLY)
+@blp.doc(security=BEARER)
 def rotate_key(event_id):
     """Rotate: a new key signs the event's tickets from now on; tickets signed before keep
     verifying until their key is retired (organiser)."""
@@ -74,10 +74,10 @@ def rotate_key(event_id):
 
 
 @blp.route("/events/<uuid:event_id>/keys/<key_id>/retire", methods=["POST"])
-@require_role(ORGANISER)
+@require(MANAGE)
 @blp.response(200, schemas.RetiredKeyOut)
 @blp.alt_response(409, description="The key is already retired")
-@blp.doc(security=ORGANISER_ONLY)
+@blp.doc(security=BEARER)
 def retire_key(event_id, key_id):
     """Retire a key: it stops verifying, and every valid ticket it signed is reissued under
     the current key and mailed again (organiser)."""
@@ -88,10 +88,10 @@ def retire_key(event_id, key_id):
 
 
 @blp.route("/events/<uuid:event_id>/tickets")
-@require_role(ORGANISER)
+@require(READ)
 @blp.arguments(schemas.EventTicketsQuery, location="query")
 @blp.response(200, schemas.IssuedTicketsOut)
-@blp.doc(security=ORGANISER_ONLY)
+@blp.doc(security=BEARER)
 def list_event_tickets(query, event_id):
     """The event's tickets, revoked ones included, oldest first (organiser)."""
     registration_id = query.get("registration_id")
@@ -105,10 +105,10 @@ def list_event_tickets(query, event_id):
 
 
 @blp.route("/tickets/<uuid:ticket_id>/reissue", methods=["POST"])
-@require_role(ORGANISER)
+@require(MANAGE)
 @blp.response(201, schemas.IssuedTicketOut)
 @blp.alt_response(409, description="The ticket is already revoked")
-@blp.doc(security=ORGANISER_ONLY)
+@blp.doc(security=BEARER)
 def reissue_ticket(ticket_id):
     """Reissue a valid ticket, e.g. for a lost phone: a new ticket with a new token is mailed
     to the attendee and the old one is revoked (organiser)."""

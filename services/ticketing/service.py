@@ -26,7 +26,7 @@ from services.ticketing.models import (
     TicketImage,
 )
 from services.ticketing.qr_codes import QrImages, qr_images
-from shared.auth import Principal, secrets_equal, token_digest
+from shared.auth import Principal, limited_to, secrets_equal, token_digest
 from shared.bus.events import ERASED_NAME
 from shared.bus.outbox import forget_attendees
 from shared.db import Transaction, UnitOfWork
@@ -129,7 +129,7 @@ def reissue_ticket(uow: UnitOfWork, organiser: Principal, ticket_id: str) -> Tic
         ).first()
         event = uow.session.get(EventInfo, ticket.event_id) if ticket else None
         # Another organisation's ticket answers exactly like a missing one.
-        if event is None or event.organisation_id != organiser.organisation_id:
+        if event is None or not organiser.may_open(event.organisation_id, event.id):
             raise NotFound(NO_SUCH_TICKET)
         if ticket.status != VALID:
             # Also what a second click on the same button gets: one reissue, not two.
@@ -288,6 +288,7 @@ def organisation_signing_keys(session: Session, organiser: Principal) -> list[Si
             select(SigningKey)
             .join(EventInfo, EventInfo.id == SigningKey.event_id)
             .where(EventInfo.organisation_id == organiser.organisation_id)
+            .where(limited_to(EventInfo.id, organiser))
             .order_by(SigningKey.created_at)
         )
     )
@@ -417,6 +418,6 @@ def _current_ticket(session: Session, registration_id: str) -> Ticket | None:
 def _organiser_event(session: Session, organiser: Principal, event_id: str) -> EventInfo:
     event = session.get(EventInfo, event_id)
     # Another organisation's event answers exactly like a missing one.
-    if event is None or event.organisation_id != organiser.organisation_id:
+    if event is None or not organiser.may_open(event.organisation_id, event.id):
         raise NotFound(N_("No such event."))
     return event

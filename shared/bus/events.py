@@ -142,6 +142,34 @@ class CheckinRecorded(_Data):
     scanned_at = fields.AwareDateTime(required=True)
 
 
+class IdentityKeyPublished(_Data):
+    """Registration's public key for the access tokens it signs (shared/identity.py)."""
+
+    key_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    public_key = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class MemberChanged(_Data):
+    """A membership as it now stands: every service applies it to the tokens it accepts."""
+
+    member_id = fields.UUID(required=True)
+    organisation_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    role = fields.String(
+        required=True, validate=validate.OneOf(["owner", "manager", "door", "viewer"])
+    )
+    # The events the member is limited to; null: all of the organisation's.
+    event_ids = fields.List(fields.UUID(), allow_none=True, load_default=None)
+    removed = fields.Boolean(required=True)
+    # Sign-in tokens issued up to this moment are refused ("sign out everywhere").
+    signed_out_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class AccessTokenRevoked(_Data):
+    token_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    member_id = fields.UUID(required=True)
+
+
 EVENT_SCHEMAS: dict[str, type[Schema]] = {
     "event.published": EventChanged,
     "event.updated": EventChanged,
@@ -154,6 +182,9 @@ EVENT_SCHEMAS: dict[str, type[Schema]] = {
     "ticket.revoked": TicketRevoked,
     "signing_key.retired": SigningKeyRetired,
     "checkin.recorded": CheckinRecorded,
+    "identity.key_published": IdentityKeyPublished,
+    "member.changed": MemberChanged,
+    "access_token.revoked": AccessTokenRevoked,
 }
 
 

@@ -27,6 +27,7 @@ from shared.bus.events import (
     make_envelope,
     read_envelope,
 )
+from tests.support import new_organisation
 
 DESIGNED_EVENT_TYPES = {
     "event.published",
@@ -42,6 +43,10 @@ DESIGNED_EVENT_TYPES = {
     "registration.erased",
     # A retired signing key stops admitting at every door (docs/architecture.md).
     "signing_key.retired",
+    # Members' access tokens, verified by every service (docs/architecture.md, "Identity").
+    "identity.key_published",
+    "member.changed",
+    "access_token.revoked",
 }
 
 ENVELOPE_FIELDS = {"id", "type", "version", "occurred_at", "source", "correlation_id", "data"}
@@ -63,6 +68,9 @@ PRODUCERS = {
     "ticket.revoked": "ticketing",
     "signing_key.retired": "ticketing",
     "checkin.recorded": "checkin",
+    "identity.key_published": "registration",
+    "member.changed": "registration",
+    "access_token.revoked": "registration",
 }
 
 NOW = datetime(2030, 5, 17, 18, 0, tzinfo=UTC)
@@ -131,6 +139,17 @@ def sample_data(event_type: str) -> dict:
             "direction": "in",
             "scanned_at": NOW,
         },
+        "identity.key_published": {"key_id": "0a1b2c3d4e5f6a7b", "public_key": "cHVibGljLWtleQ"},
+        "member.changed": {
+            "member_id": uuid.uuid4(),
+            "organisation_id": "default",
+            "role": "door",
+            "event_ids": [uuid.uuid4()],
+            "removed": False,
+            "signed_out_at": None,
+            "version": 2,
+        },
+        "access_token.revoked": {"token_id": "ab" * 16, "member_id": uuid.uuid4()},
     }
     return samples[event_type]
 
@@ -370,6 +389,11 @@ def walk_the_core_flow(flow) -> None:
     assert flow.erase(first).status_code == 200  # registration.erased
     [key] = flow.signing_keys(event_id)
     flow.retire_key(event_id, key["key_id"])  # signing_key.retired
+
+    # identity.key_published at the registration worker's start; member.changed when the
+    # owner joins; access_token.revoked when they sign out.
+    owner = new_organisation(flow, "Contract Co", "owner@contract.example.com")
+    assert flow.post("/api/registration/sign-out", headers=owner).status_code == 204
 
 
 def stored_events(system) -> dict[str, list[dict]]:

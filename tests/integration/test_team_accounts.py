@@ -1,0 +1,251 @@
+"""Organisations and their teams over real HTTP, on a whole embedded Loopgate: the instance's
+administrator creates an organisation, its owner joins from the mailed invitation, invites a
+team, and every member's token works on all three services with their role, and stops
+working everywhere within seconds when they are removed or their role changes
+(DESIGN.md, "Organisers and their teams")."""
+
+import time
+import uuid
+
+import pytest
+
+from tests.support import (
+    PASSWORD,
+    CoreFlow,
+    accept,
+    invitation_token,
+    member_headers,
+    new_organisation,
+    wait_until,
+)
+
+MEMBER_CHANGE_SECONDS = 10
+
+
+def invited_member(flow, inviter: dict, address: str, role: str, **fields) -> dict:
+    response = flow.post(
+        "/api/registration/members/invitations",
+        json={"email": address, "role": role, **fields},
+        headers=inviter,
+    )
+    assert response.status_code == 201, response.text
+    assert accept(flow, invitation_token(flow, address), role.title()).status_code == 201
+    return member_headers(flow, address)
+
+
+def event_of(flow: CoreFlow, headers: dict, title: str = "Demo Day") -> str:
+    organiser = flow.organiser
+    flow.organiser = headers
+    try:
+        return flow.create_event(title=title)
+    finally:
+        flow.organiser = organiser
+
+
+def answers(flow: CoreFlow, headers: dict, event_id: str) -> dict[str, int]:
+    """What each service answers this member about this event."""
+    return {
+        "registration": flow.get(
+            f"/api/registration/organisation/events/{event_id}", headers=headers
+        ).status_code,
+        "ticketing": flow.get(
+            f"/api/ticketing/events/{event_id}/keys", headers=headers
+        ).status_code,
+        "checkin": flow.get(f"/api/checkin/events/{event_id}/lists", headers=headers).status_code,
+    }
+
+
+@pytest.fixture
+def showcase(embedded):
+    """An organisation with an owner signed in and one published event the others know."""
+    owner = new_organisation(
+        embedded, "Harbour Lights", f"owner-{uuid.uuid4().hex[:6]}@example.com"
+    )
+    event_id = event_of(embedded, owner)
+    organiser = embedded.organiser
+    embedded.organiser = owner
+    embedded.add_ticket_type(event_id, 10)
+    embedded.publish(event_id)
+    embedded.organiser = organiser
+    wait_until(
+        lambda: answers(embedded, owner, event_id) == {k: 200 for k in answers_keys()},
+        15,
+        "the event in every service",
+    )
+    return embedded, owner, event_id
+
+
+def answers_keys():
+    return ("registration", "ticketing", "checkin")
+
+
+def test_an_owner_joins_from_the_mailed_invitation_and_works_in_every_service(showcase):
+    flow, owner, event_id = showcase
+    assert answers(flow, owner, event_id) == {"registration": 200, "ticketing": 200, "checkin": 200}
+    team = flow.get("/api/registration/members", headers=owner).json()
+    assert [(member["name"], member["role"]) for member in team] == [("Olive Owner", "owner")]
+
+
+def test_an_invitation_opens_once_and_an_altered_one_never(embedded):
+    address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
+    embedded.post(
+        "/api/registration/organisations",
+        json={"name": "Kowloon Labs", "owner": {"name": "O", "email": address}},
+        headers=embedded.organiser,
+    )
+    token = invitation_token(embedded, address)
+    altered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+
+    assert accept(embedded, altered, "Mallory").status_code == 404
+    assert accept(embedded, token, "Olive", password="short").status_code == 422
+    assert accept(embedded, token, "Olive").status_code == 201
+    again = accept(embedded, token, "Mallory")
+    assert again.status_code == 410
+    assert again.headers["Content-Type"] == "application/problem+json"
+
+
+def test_each_role_does_what_design_md_says_and_nothing_more(showcase):
+    flow, owner, event_id = showcase
+    tag = uuid.uuid4().hex[:6]
+    door = invited_member(flow, owner, f"door-{tag}@example.com", "door")
+    viewer = invited_member(flow, owner, f"viewer-{tag}@example.com", "viewer")
+    manager = invited_member(flow, owner, f"manager-{tag}@example.com", "manager")
+
+    for member in (door, viewer, manager):
+        assert answers(flow, member, event_id) == {k: 200 for k in answers_keys()}
+    registrations = f"/api/registration/events/{event_id}/registrations"
+    assert flow.get(registrations, headers=door).status_code == 403  # never the attendees
+    assert flow.get(registrations, headers=viewer).status_code == 200
+    change = {"json": {"venue": "Pier 4"}}
+    edit = f"/api/registration/events/{event_id}"
+    assert flow.http.patch(flow.url(edit), headers=door, **change).status_code == 403
+    assert flow.http.patch(flow.url(edit), headers=viewer, **change).status_code == 403
+    assert flow.http.patch(flow.url(edit), headers=manager, **change).status_code == 200
+    gate = {"name": "North gate"}
+    lists = f"/api/checkin/events/{event_id}/lists"
+    assert flow.post(lists, json=gate, headers=viewer).status_code == 403
+    assert flow.post(lists, json=gate, headers=door).status_code == 201
+    invitation = {"email": f"x-{tag}@example.com", "role": "owner"}
+    invite = "/api/registration/members/invitations"
+    assert flow.post(invite, json=invitation, headers=manager).status_code == 403
+    assert flow.post(invite, json=invitation, headers=door).status_code == 403
+    assert (
+        flow.post(invite, json={**invitation, "role": "door"}, headers=manager).status_code == 201
+    )
+
+
+def test_another_organisations_events_answer_as_missing_ones(showcase):
+    flow, owner, event_id = showcase
+    rival = new_organisation(flow, "Rival Co", f"rival-{uuid.uuid4().hex[:6]}@example.com")
+
+    assert answers(flow, rival, event_id) == {k: 404 for k in answers_keys()}
+    assert flow.get("/api/registration/organisation/events", headers=rival).json() == []
+    members = [
+        member["email"] for member in flow.get("/api/registration/members", headers=rival).json()
+    ]
+    assert len(members) == 1 and members[0].startswith("rival-")
+
+
+def test_a_member_limited_to_one_event_sees_no_other(showcase):
+    flow, owner, event_id = showcase
+    other_event = event_of(flow, owner, "Second Night")
+    limited = invited_member(
+        flow, owner, f"limited-{uuid.uuid4().hex[:6]}@example.com", "manager", event_ids=[event_id]
+    )
+    assert answers(flow, limited, event_id)["registration"] == 200
+    assert answers(flow, limited, other_event)["registration"] == 404
+    listed = flow.get("/api/registration/organisation/events", headers=limited).json()
+    assert [event["id"] for event in listed] == [event_id]
+
+
+def test_a_removed_member_is_refused_by_every_service_within_seconds(showcase):
+    flow, owner, event_id = showcase
+    address = f"door-{uuid.uuid4().hex[:6]}@example.com"
+    door = invited_member(flow, owner, address, "door")
+    member_id = next(
+        m["id"]
+        for m in flow.get("/api/registration/members", headers=owner).json()
+        if m["email"] == address
+    )
+    assert answers(flow, door, event_id) == {k: 200 for k in answers_keys()}
+
+    removed = flow.http.delete(flow.url(f"/api/registration/members/{member_id}"), headers=owner)
+    assert removed.status_code == 204
+    started = time.monotonic()
+    wait_until(
+        lambda: answers(flow, door, event_id) == {k: 401 for k in answers_keys()},
+        MEMBER_CHANGE_SECONDS,
+        "the removed member refused everywhere",
+    )
+    assert time.monotonic() - started < MEMBER_CHANGE_SECONDS
+    again = flow.post("/api/registration/sign-in", json={"email": address, "password": PASSWORD})
+    assert again.status_code == 401
+
+
+def test_a_changed_role_takes_effect_everywhere_without_signing_in_again(showcase):
+    flow, owner, event_id = showcase
+    address = f"door-{uuid.uuid4().hex[:6]}@example.com"
+    door = invited_member(flow, owner, address, "door")
+    member_id = next(
+        m["id"]
+        for m in flow.get("/api/registration/members", headers=owner).json()
+        if m["email"] == address
+    )
+    lists = f"/api/checkin/events/{event_id}/lists"
+    assert flow.post(lists, json={"name": "Gate A"}, headers=door).status_code == 201
+
+    changed = flow.http.patch(
+        flow.url(f"/api/registration/members/{member_id}"), json={"role": "viewer"}, headers=owner
+    )
+    assert changed.status_code == 200 and changed.json()["role"] == "viewer"
+    wait_until(
+        lambda: flow.post(lists, json={"name": "Gate B"}, headers=door).status_code == 403,
+        MEMBER_CHANGE_SECONDS,
+        "the door member become a viewer at check-in",
+    )
+
+
+def test_the_last_owner_stays_an_owner(showcase):
+    flow, owner, _event_id = showcase
+    (me,) = flow.get("/api/registration/members", headers=owner).json()
+    demoted = flow.http.patch(
+        flow.url(f"/api/registration/members/{me['id']}"), json={"role": "viewer"}, headers=owner
+    )
+    assert demoted.status_code == 409
+
+
+def test_signing_in_wrong_says_nothing_and_guessing_is_throttled(tmp_path):
+    from tests.support import embedded_loopgate
+
+    with embedded_loopgate(tmp_path, rate_limit="20/minute") as flow:
+        address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
+        new_organisation(flow, "Guarded", address)
+        wrong = flow.post("/api/registration/sign-in", json={"email": address, "password": "no"})
+        nobody = flow.post(
+            "/api/registration/sign-in", json={"email": "nobody@example.com", "password": "no"}
+        )
+        assert wrong.status_code == nobody.status_code == 401
+        assert wrong.json()["detail"] == nobody.json()["detail"]
+        statuses = [
+            flow.post(
+                "/api/registration/sign-in", json={"email": address, "password": "guess"}
+            ).status_code
+            for _ in range(12)
+        ]
+        assert statuses[-1] == 429
+        # The right password waits too, once the account is being guessed.
+        right = flow.post(
+            "/api/registration/sign-in", json={"email": address, "password": PASSWORD}
+        )
+        assert right.status_code == 429 and int(right.headers["Retry-After"]) >= 1
+
+
+def test_signing_out_everywhere_ends_every_sign_in(showcase):
+    flow, owner, event_id = showcase
+    signed_out = flow.post("/api/registration/sign-out-everywhere", headers=owner)
+    assert signed_out.status_code == 204
+    wait_until(
+        lambda: answers(flow, owner, event_id) == {k: 401 for k in answers_keys()},
+        MEMBER_CHANGE_SECONDS,
+        "every service to refuse the signed-out token",
+    )
