@@ -3,10 +3,10 @@ language. Routes only: forms are read into the API's own schemas and handed to t
 service functions the API calls; domain errors come back as messages beside their fields."""
 
 import uuid
-from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, available_timezones
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_time, get_datetime_format
 from flask import (
     Blueprint,
     Response,
@@ -17,11 +17,18 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale, gettext, ngettext
 from marshmallow import ValidationError
 
 from services.registration import schemas, service
-from services.registration.models import CATEGORIES, CONSENT, MULTIPLE_CHOICE, STATUSES, YES_NO
+from services.registration.models import (
+    CATEGORIES,
+    CONSENT,
+    LIVE,
+    MULTIPLE_CHOICE,
+    STATUSES,
+    YES_NO,
+)
 from services.registration.wording import localised
 from shared.auth import new_token
 from shared.browser_sessions import BrowserSessions, SignInForm
@@ -36,8 +43,15 @@ blueprint = Blueprint("pages", __name__, template_folder="templates")
 
 
 @blueprint.app_template_filter("local_time")
-def local_time(moment, timezone: str) -> str:
-    return format_datetime(moment, "medium", tzinfo=ZoneInfo(timezone), locale=str(get_locale()))
+def local_time(moment: datetime, timezone: str) -> str:
+    """A moment in the event's time zone, as the reader's language writes a date and a time
+    of day, without seconds ("1 May 2030, 6:00 PM", "2030年5月1日 下午6:00")."""
+    zone, locale = ZoneInfo(timezone), str(get_locale())
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+    return get_datetime_format("medium", locale=locale).format(
+        format_time(local, "short", tzinfo=zone, locale=locale),
+        format_date(local, "medium", locale=locale),
+    )
 
 
 @blueprint.app_context_processor
@@ -351,6 +365,11 @@ def organiser_home():
     return _organiser_home({}, {})
 
 
+# The zones of the new-event form: where most showcases happen first, then every other.
+FIRST_TIME_ZONES = ("Asia/Hong_Kong", "Asia/Shanghai")
+TIME_ZONES = (*FIRST_TIME_ZONES, *sorted(available_timezones() - set(FIRST_TIME_ZONES)))
+
+
 def _organiser_home(form, errors: dict):
     with _session() as session:
         events = service.organiser_events(session, g.principal)
@@ -361,6 +380,7 @@ def _organiser_home(form, errors: dict):
         errors=errors,
         categories=CATEGORIES,
         chosen_categories=form.getlist("categories") if form else [],
+        time_zones=TIME_ZONES,
     )
     return page, 422 if errors else 200
 
@@ -369,28 +389,56 @@ def _organiser_home(form, errors: dict):
 @organiser_page
 def organiser_new_event():
     """A draft event with its first ticket type, from the form on the organiser's home."""
-    form = request.form
+    form, errors = request.form, {}
+    timezone = form.get("timezone")
+    if timezone not in TIME_ZONES:
+        errors["timezone"] = gettext("Choose a time zone from the list.")
+        timezone = "UTC"  # only to check the times for mistakes of their own
     try:
-        event_fields = schemas.EventCreate().load(_event_form(form))
+        event_fields = schemas.EventCreate().load(_event_form(form, timezone))
+        # Said here with the form's other mistakes; the rules (event_admin) check it again.
+        if event_fields["ends_at"] <= event_fields["starts_at"]:
+            errors["ends_at"] = gettext("The end must be after the start.")
+    except ValidationError as error:
+        errors |= _event_form_errors(error.messages)
+    try:
         ticket_fields = schemas.TicketTypeCreate().load(
             {"name": form.get("ticket_name", ""), "quota": _whole_number(form.get("quota"))}
         )
-        event = service.create_event(_uow(), g.principal, event_fields)
     except ValidationError as error:
-        return _organiser_home(
-            form,
-            {field: gettext("Check this field.") for field, _ in _by_form_field(error.messages)},
-        )
+        # The form calls the ticket type's name ticket_name, beside the event's title.
+        named = {"ticket_name" if key == "name" else key: m for key, m in error.messages.items()}
+        errors |= _event_form_errors(named)
+    if errors:
+        return _organiser_home(form, errors)
+    try:
+        event = service.create_event(_uow(), g.principal, event_fields)
     except InvalidRequest as error:
         return _organiser_home(form, _domain_errors(error))
     service.add_ticket_type(_uow(), g.principal, event.id, ticket_fields)
     return redirect(url_for("pages.organiser_event", event_id=event.id), 303)
 
 
-def _event_form(form) -> dict:
+def _event_form_errors(messages: dict | None) -> dict[str, str]:
+    """The schemas' findings on the new-event form, each saying what is wrong in the form's
+    own terms."""
+    friendly = {
+        "title": gettext("Enter a title (at most 200 characters)."),
+        "starts_at": gettext("Enter the start as a date and time."),
+        "ends_at": gettext("Enter the end as a date and time."),
+        "venue": gettext("Enter the venue in at most 200 characters."),
+        "ticket_name": gettext("Name the first ticket type (at most 120 characters)."),
+        "quota": gettext("Enter the number of places as a whole number."),
+    }
+    return {
+        field: friendly.get(field, gettext("Check this field."))
+        for field, _ in _by_form_field(messages or {})
+    }
+
+
+def _event_form(form, timezone: str) -> dict:
     """The new-event form in the shape of the API's EventCreate; local times are read in the
     event's time zone."""
-    timezone = form.get("timezone") or "Asia/Hong_Kong"
     translations = {
         locale: {"title": form[f"title-{locale}"].strip()}
         for locale in LANGUAGE_NAMES
@@ -410,9 +458,9 @@ def _event_form(form) -> dict:
 def _local_time(text: str | None, timezone: str) -> str:
     try:
         moment = datetime.fromisoformat(text or "")
-        return moment.replace(tzinfo=ZoneInfo(timezone)).isoformat()
-    except (ValueError, KeyError, ZoneInfoNotFoundError):
+    except ValueError:
         return text or ""
+    return moment.replace(tzinfo=ZoneInfo(timezone)).isoformat()
 
 
 def _whole_number(text: str | None):
@@ -422,20 +470,39 @@ def _whole_number(text: str | None):
 @blueprint.get("/organiser/events/<uuid:event_id>")
 @organiser_page
 def organiser_event(event_id):
-    where = service.RegistrationFilter(
-        status=request.args.get("status") if request.args.get("status") in STATUSES else None,
-        ticket_type_id=_uuid_or_none(request.args.get("ticket_type_id")),
-        search=request.args.get("q", "").strip()[:200] or None,
-    )
+    where = _registration_filter(request.args)
     with _session() as session:
         report = service.registrations_report(session, g.principal, str(event_id), where)
     return render_template(
         "organiser_event.html",
         report=report,
         where=where,
+        kept=_filter_arguments(where),
         statuses=STATUSES,
         done=request.args.get("done"),
     )
+
+
+def _title(event) -> str:
+    return localised(event.title, event.translations, str(get_locale()), "title")
+
+
+def _registration_filter(values) -> service.RegistrationFilter:
+    """The registrations list's filter, from the page's query or an action's form; what is
+    not one of the choices is left out."""
+    status = values.get("status")
+    return service.RegistrationFilter(
+        status=status if status in STATUSES else None,
+        ticket_type_id=_uuid_or_none(values.get("ticket_type_id")),
+        search=values.get("q", "").strip()[:200] or None,
+    )
+
+
+def _filter_arguments(where: service.RegistrationFilter) -> dict[str, str]:
+    """The filter as the list's query arguments, those that are set: an action carries them
+    through its form, so the list comes back as the organiser left it."""
+    arguments = {"status": where.status, "ticket_type_id": where.ticket_type_id, "q": where.search}
+    return {name: value for name, value in arguments.items() if value}
 
 
 @blueprint.get("/organiser/events/<uuid:event_id>/registrations.csv")
@@ -485,8 +552,68 @@ def organiser_registration_action(registration_id, action):
         done = action
     except Conflict:
         done = "refused"
-    target = url_for("pages.organiser_event", event_id=registration.event_id, done=done)
+    kept = _filter_arguments(_registration_filter(request.form))
+    target = url_for("pages.organiser_event", event_id=registration.event_id, done=done, **kept)
     return redirect(target, 303)
+
+
+# What cannot be undone is asked once, on a page of its own (no script needed): its form
+# posts to the action's route above.
+
+
+@blueprint.get("/organiser/events/<uuid:event_id>/cancel")
+@organiser_page
+def organiser_confirm_cancel(event_id):
+    with _session() as session:
+        report = service.registrations_report(session, g.principal, str(event_id))
+    live = sum(registration.status in LIVE for registration in report.registrations)
+    return render_template(
+        "organiser_confirm.html",
+        event=report.event,
+        question=gettext("Cancel %(event)s?", event=_title(report.event)),
+        consequences=[
+            gettext("The event leaves the public pages and takes no more registrations."),
+            ngettext(
+                "Its %(num)d live registration is cancelled and its ticket revoked: it no "
+                "longer opens the door.",
+                "Its %(num)d live registrations are cancelled and their tickets revoked: they "
+                "no longer open the door.",
+                live,
+            ),
+        ],
+        action=url_for("pages.organiser_event_action", event_id=event_id, action="cancel"),
+        confirm=gettext("Cancel the event"),
+        kept={},
+    )
+
+
+@blueprint.get("/organiser/registrations/<uuid:registration_id>/erase")
+@organiser_page
+def organiser_confirm_erase(registration_id):
+    with _session() as session:
+        registration = service.organiser_registration(session, g.principal, str(registration_id))
+        event = service.organiser_event(session, g.principal, registration.event_id)
+    return render_template(
+        "organiser_confirm.html",
+        event=event,
+        question=gettext("Erase the personal data of %(name)s?", name=registration.attendee_name),
+        consequences=[
+            gettext(
+                "Their name becomes [erased]; their email address and answers are deleted, "
+                "here and in the copies ticketing and the door keep (the ticket, its mail, "
+                "the door's list)."
+            ),
+            gettext(
+                "The registration keeps its status, ticket type and check-in time, so counts "
+                "stay right, and the ticket still opens the door."
+            ),
+        ],
+        action=url_for(
+            "pages.organiser_registration_action", registration_id=registration.id, action="erase"
+        ),
+        confirm=gettext("Erase personal data"),
+        kept=_filter_arguments(_registration_filter(request.args)),
+    )
 
 
 def _uuid_or_none(text: str | None) -> str | None:

@@ -162,11 +162,13 @@ def test_an_organiser_logs_in_finds_an_attendee_and_erases_their_data(embedded, 
     )
 
     page.goto(f"{embedded.base_url}/organiser/")
+    page.get_by_text("Sign in with the bootstrap token").click()
     page.get_by_label("Organiser token").fill("not-the-token")
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Sign in with the token").click()
     assert page.get_by_role("alert").inner_text() == "That is not an organiser token."
+    page.get_by_text("Sign in with the bootstrap token").click()
     page.get_by_label("Organiser token").fill(ORGANISER_TOKEN)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Sign in with the token").click()
 
     [cookie] = [c for c in page.context.cookies() if c["name"] == "loopgate_organiser"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["secure"]
@@ -174,6 +176,14 @@ def test_an_organiser_logs_in_finds_an_attendee_and_erases_their_data(embedded, 
     page.get_by_label("Name or email").fill("bruce")
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_role("row", name=re.compile("李小龍"))).to_be_visible()
+    # Erasing asks once, on a page saying what will happen; the list keeps its search after.
+    page.get_by_role("link", name="Erase personal data").click()
+    expect(page.get_by_role("heading", name="Erase the personal data of 李小龍?")).to_be_visible()
     page.get_by_role("button", name="Erase personal data").click()
     assert page.get_by_role("status").inner_text() == "Personal data erased."
+    # The search is kept, and finds them no more.
+    assert page.get_by_label("Name or email").input_value() == "bruce"
+    expect(page.get_by_role("row", name=re.compile("李小龍"))).to_have_count(0)
+    page.get_by_label("Name or email").fill("")
+    page.get_by_role("button", name="Filter").click()
     expect(page.get_by_role("row", name=re.compile(r"\[erased\]"))).to_be_visible()

@@ -180,3 +180,193 @@ def test_an_organiser_creates_a_draft_event_from_the_form(site):
     assert event["translations"] == {"zh_Hant_HK": {"title": "機械人夜市"}}
     assert event["categories"] == ["exhibition", "performance"]
     assert [(t["name"], t["quota"]) for t in event["ticket_types"]] == [("General", 300)]
+
+
+# --- what a new user saw (issue 16) ---------------------------------------------------------
+
+
+def new_event_form(browser, site, **fields) -> dict:
+    return {
+        "csrf": csrf_of(browser, site.url("/organiser/")),
+        "title": "Harbour Robots",
+        "starts_at": "2030-05-01T18:00",
+        "ends_at": "2030-05-01T23:00",
+        "timezone": "Asia/Hong_Kong",
+        "ticket_name": "General",
+        "quota": "100",
+        **fields,
+    }
+
+
+def field_error(page: str, field: str) -> str | None:
+    found = re.search(rf'<p class="field-error" id="{field}-error">([^<]*)</p>', page)
+    return found and found[1]
+
+
+def test_the_new_event_form_offers_time_zones_and_says_what_is_wrong_beside_each_field(site):
+    browser = logged_in(site)
+    home = browser.get(site.url("/organiser/"), timeout=30).text
+    zones = re.search(r'<select id="timezone" name="timezone"[^>]*>(.*?)</select>', home, re.S)
+    offered = re.findall(r"<option[^>]*>([^<]+)</option>", zones[1])
+    assert offered[:3] == ["Asia/Hong_Kong", "Asia/Shanghai", "Africa/Abidjan"]
+    assert "Europe/London" in offered and len(offered) == len(set(offered))
+    assert "<option selected>Asia/Hong_Kong</option>" in zones[1]
+
+    typed = browser.post(
+        site.url("/organiser/events"),
+        data=new_event_form(browser, site, timezone="Hong Kong", starts_at="tomorrow"),
+        timeout=30,
+    )
+    assert typed.status_code == 422
+    assert field_error(typed.text, "timezone") == "Choose a time zone from the list."
+    assert field_error(typed.text, "starts_at") == "Enter the start as a date and time."
+    assert field_error(typed.text, "ends_at") is None
+    assert "Check this field." not in typed.text
+
+    backwards = browser.post(
+        site.url("/organiser/events"),
+        data=new_event_form(browser, site, ends_at="2030-05-01T17:00"),
+        timeout=30,
+    )
+    assert backwards.status_code == 422
+    assert field_error(backwards.text, "ends_at") == "The end must be after the start."
+    chinese = browser.post(
+        site.url("/organiser/events?lang=zh_Hant_HK"),
+        data=new_event_form(browser, site, timezone="Hong Kong"),
+        timeout=30,
+    )
+    assert field_error(chinese.text, "timezone") == "請從清單中選擇時區。"
+
+
+def test_the_event_page_links_the_door_scanner_and_the_events_dashboard(site):
+    event_id, _ = site.published_event()
+    page = logged_in(site).get(site.url(f"/organiser/events/{event_id}"), timeout=30).text
+    assert f'href="/api/checkin/dashboard?event={event_id}"' in page
+    assert 'href="/api/checkin/scanner"' in page
+
+
+def test_erasing_personal_data_asks_first_on_a_page_of_its_own(site):
+    event_id, ticket_type_id = site.published_event()
+    ada = site.registered(event_id, ticket_type_id, name="Ada Lovelace")
+    browser = logged_in(site)
+    listed = browser.get(site.url(f"/organiser/events/{event_id}?q=ada"), timeout=30).text
+    erase = f"/organiser/registrations/{ada['id']}/erase"
+    assert f'action="{erase}"' not in listed, "no one-click erasure on the list"
+    assert f'href="{erase}?q=ada"' in listed
+
+    asked = browser.get(site.url(f"{erase}?q=ada"), timeout=30)
+    assert asked.status_code == 200
+    assert "Erase the personal data of Ada Lovelace?" in asked.text
+    assert "This cannot be undone." in asked.text
+    assert f'<form method="post" action="{erase}"' in asked.text
+    assert '<input type="hidden" name="q" value="ada">' in asked.text
+    still = site.get(
+        f"/api/registration/registrations/{ada['id']}", params={"token": ada["manage_token"]}
+    )
+    assert still.json()["attendee"]["name"] == "Ada Lovelace", "asking erased nothing"
+    intruder = logged_in(site, OTHER_ORG_TOKEN)
+    assert intruder.get(site.url(erase), timeout=30).status_code == 404
+
+    done = browser.post(
+        site.url(erase), data={"csrf": csrf_of(browser, asked.url), "q": "ada"}, timeout=30
+    )
+    assert done.status_code == 200 and "Personal data erased." in done.text
+    assert urlsplit(done.url).query == "done=erase&q=ada"
+
+
+def test_cancelling_an_event_asks_first_and_says_how_many_registrations_it_cancels(site):
+    event_id, ticket_type_id = site.published_event()
+    for name in ("Ada", "Grace"):
+        site.registered(event_id, ticket_type_id, name=name)
+    browser = logged_in(site)
+    page = browser.get(site.url(f"/organiser/events/{event_id}"), timeout=30).text
+    assert f'action="/organiser/events/{event_id}/cancel"' not in page
+
+    asked = browser.get(site.url(f"/organiser/events/{event_id}/cancel"), timeout=30)
+    assert asked.status_code == 200 and "Cancel Demo Day?" in asked.text
+    assert "Its 2 live registrations are cancelled" in asked.text
+    assert site.get(f"/api/registration/events/{event_id}").status_code == 200
+    done = browser.post(
+        site.url(f"/organiser/events/{event_id}/cancel"),
+        data={"csrf": csrf_of(browser, asked.url)},
+        timeout=30,
+    )
+    assert "The event is cancelled." in done.text
+
+
+def test_approving_keeps_the_registrations_filter_and_drops_what_is_not_a_choice(site):
+    event_id = site.create_event()
+    type_response = site.post(
+        f"/api/registration/events/{event_id}/ticket-types",
+        json={"name": "Press", "quota": 5, "requires_approval": True},
+        headers=site.organiser,
+    )
+    press = type_response.json()["id"]
+    site.publish(event_id)
+    ada = site.registered(event_id, press, name="Ada Lovelace")
+    assert ada["status"] == "pending_approval"
+    browser = logged_in(site)
+    query = f"status=pending_approval&ticket_type_id={press}&q=Ada"
+    listed = browser.get(site.url(f"/organiser/events/{event_id}?{query}"), timeout=30).text
+    assert '<input type="hidden" name="status" value="pending_approval">' in listed
+
+    approved = browser.post(
+        site.url(f"/organiser/registrations/{ada['id']}/approve"),
+        data={
+            "csrf": csrf_of(browser, site.url("/organiser/")),
+            "status": "pending_approval",
+            "ticket_type_id": press,
+            "q": "Ada",
+        },
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert approved.status_code == 303
+    kept = parse_qs(urlsplit(approved.headers["Location"]).query)
+    assert kept == {
+        "done": ["approve"],
+        "status": ["pending_approval"],
+        "ticket_type_id": [press],
+        "q": ["Ada"],
+    }
+
+    rejected = browser.post(
+        site.url(f"/organiser/registrations/{ada['id']}/reject"),
+        data={
+            "csrf": csrf_of(browser, site.url("/organiser/")),
+            "status": "<script>",
+            "ticket_type_id": "not-an-id",
+            "q": "  Ada  ",
+        },
+        allow_redirects=False,
+        timeout=30,
+    )
+    kept = parse_qs(urlsplit(rejected.headers["Location"]).query)
+    assert kept == {"done": ["refused"], "q": ["Ada"]}
+
+
+@pytest.mark.parametrize(
+    "lang, shown",
+    [
+        ("en", "May 1, 2030, 6:00\u202fPM"),  # CLDR's narrow space before PM
+        ("zh_Hant_HK", "2030年5月1日 下午6:00"),
+        ("zh_Hans_CN", "2030年5月1日 18:00"),
+    ],
+)
+def test_times_on_pages_show_no_seconds(site, lang, shown):
+    event = site.post(
+        "/api/registration/events",
+        json={
+            "title": "Clockwork",
+            "starts_at": "2030-05-01T10:00:00+00:00",
+            "ends_at": "2030-05-01T15:00:00+00:00",
+            "timezone": "Asia/Hong_Kong",
+        },
+        headers=site.organiser,
+    ).json()
+    site.add_ticket_type(event["id"], quota=5)
+    site.publish(event["id"])
+
+    page = site.get(f"/events/{event['id']}", params={"lang": lang}).text
+    assert shown in page
+    assert not re.search(r"\d:\d\d:\d\d", page)
