@@ -280,9 +280,14 @@ def _schema_errors(error: ValidationError) -> dict[str, str]:
         "name": gettext("Enter your name (at most 200 characters)."),
         "email": gettext("Enter an email address like name@example.com."),
     }
+    return _in_words(error.messages, friendly)
+
+
+def _in_words(messages: dict, friendly: dict[str, str]) -> dict[str, str]:
+    """An API-shaped error tree by form field, each as its sentence from `friendly`."""
     return {
         field: friendly.get(field, gettext("Check this field."))
-        for field, _ in _by_form_field(error.messages)
+        for field, _ in _by_form_field(messages)
     }
 
 
@@ -419,7 +424,7 @@ def organiser_new_event():
     return redirect(url_for("pages.organiser_event", event_id=event.id), 303)
 
 
-def _event_form_errors(messages: dict | None) -> dict[str, str]:
+def _event_form_errors(messages: dict) -> dict[str, str]:
     """The schemas' findings on the new-event form, each saying what is wrong in the form's
     own terms."""
     friendly = {
@@ -430,10 +435,7 @@ def _event_form_errors(messages: dict | None) -> dict[str, str]:
         "ticket_name": gettext("Name the first ticket type (at most 120 characters)."),
         "quota": gettext("Enter the number of places as a whole number."),
     }
-    return {
-        field: friendly.get(field, gettext("Check this field."))
-        for field, _ in _by_form_field(messages or {})
-    }
+    return _in_words(messages, friendly)
 
 
 def _event_form(form, timezone: str) -> dict:
