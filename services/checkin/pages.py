@@ -2,10 +2,11 @@
 HTML page with its own script and style from static/, no other site involved; the scripts
 talk to the JSON API like any other client."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from shared.http import page_url
 from shared.i18n import LANGUAGE_NAMES, LOCALES
 
 blueprint = Blueprint(
@@ -66,12 +67,24 @@ def _dashboard_texts() -> dict:
 
 
 def _page(template: str, texts: dict) -> str:
+    locale = str(get_locale())
     return render_template(
         template,
         texts=texts,
-        lang=str(get_locale()).replace("_", "-"),
-        languages=[(locale, LANGUAGE_NAMES[locale]) for locale in LOCALES],
+        locale=locale,
+        lang=locale.replace("_", "-"),
+        languages=_language_links(),
     )
+
+
+def _language_links() -> list[tuple[str, str, str]]:
+    """(locale, its name, this page in it): the page's own query stays, as the dashboard
+    needs its ?event= to show anything."""
+    arguments = {name: value for name, value in request.args.items() if name != "lang"}
+    return [
+        (locale, LANGUAGE_NAMES[locale], page_url(request.endpoint, {**arguments, "lang": locale}))
+        for locale in LOCALES
+    ]
 
 
 @blueprint.route("/scanner")

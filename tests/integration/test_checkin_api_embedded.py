@@ -4,11 +4,13 @@ figures, live stream and CSV, and the pages (docs/architecture.md, "Check-in")."
 
 import gzip
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.i18n import LOCALES
 from shared.tokens import base45_decode
 from tests.support import CoreFlow, wait_until
 
@@ -372,3 +374,12 @@ def test_the_scanner_page_speaks_three_languages_from_its_own_assets(embedded, l
         assert response.status_code == 200, asset
     dashboard = embedded.get("/api/checkin/dashboard", params={"lang": lang})
     assert dashboard.status_code == 200
+
+
+def test_the_dashboards_language_links_keep_its_event(embedded):
+    event_id, _ = embedded.published_event()
+    page = embedded.get("/api/checkin/dashboard", params={"event": event_id, "lang": "en"}).text
+    links = re.findall(r'<a href="([^"]+)" lang="[^"]+" hreflang', page)
+    assert sorted(links) == sorted(
+        f"/api/checkin/dashboard?event={event_id}&amp;lang={locale}" for locale in LOCALES
+    )

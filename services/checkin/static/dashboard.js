@@ -8,6 +8,11 @@
 const API = document.body.dataset.api;
 const TEXTS = JSON.parse(document.getElementById("texts").textContent);
 const RECONNECT_MS = 2000;
+// Time labels under the chart: at most this many, and at least this many pixels apart, room
+// for "06:00 PM" or "下午06:00" and a gap, on a phone as on a laptop.
+const MOST_LABELS = 6;
+const LABEL_SPACING_PX = 96;
+const HALF_LABEL_PX = 32;
 const SVG = "http://www.w3.org/2000/svg";
 
 const $ = (selector) => document.querySelector(selector);
@@ -15,6 +20,7 @@ const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_, name) =>
 const eventId = new URLSearchParams(location.search).get("event");
 let timezone = "UTC";
 let token = null;
+let shownArrivals = [];
 
 async function api(method, path) {
   const response = await fetch(API + path, {
@@ -83,17 +89,19 @@ function svg(name, attributes, text) {
   return element;
 }
 
-// Bars of arrivals per five minutes; a label every so many bars so they never overlap.
+// Bars of arrivals per five minutes; a label every so many bars so they never overlap. The
+// chart is drawn at the width it is shown, so its units are pixels and its text keeps its size.
 function drawArrivals(buckets) {
-  const width = 720;
+  shownArrivals = buckets;
+  const width = Math.max(240, Math.round($("#arrivals").clientWidth || 720));
   const height = 220;
-  const margin = { left: 36, bottom: 28, top: 12 };
+  const margin = { left: 36, right: 8, bottom: 28, top: 12 };
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": TEXTS.arrivals_axis });
   const most = Math.max(1, ...buckets.map((bucket) => bucket.count));
   const plotHeight = height - margin.bottom - margin.top;
-  // A bar never wider than 40 units, so one busy five minutes is not a wall of green.
-  const slot = Math.min(40, (width - margin.left) / Math.max(buckets.length, 1));
-  const every = Math.ceil(buckets.length / 8);
+  // A bar never wider than 40 pixels, so one busy five minutes is not a wall of green.
+  const slot = Math.min(40, (width - margin.left - margin.right) / Math.max(buckets.length, 1));
+  const every = Math.max(Math.ceil(buckets.length / MOST_LABELS), Math.ceil(LABEL_SPACING_PX / slot));
   chart.append(svg("text", { x: 0, y: margin.top + 4, class: "axis" }, most));
   chart.append(svg("line", { x1: margin.left, x2: width, y1: height - margin.bottom, y2: height - margin.bottom, class: "axis-line" }));
   buckets.forEach((bucket, index) => {
@@ -108,8 +116,11 @@ function drawArrivals(buckets) {
     });
     bar.append(svg("title", {}, `${clock(bucket.starts_at)}: ${bucket.count}`));
     chart.append(bar);
-    if (index % every === 0) {
-      chart.append(svg("text", { x, y: height - 8, class: "axis" }, clock(bucket.starts_at)));
+    const middle = x + slot / 2;
+    const fits = middle - HALF_LABEL_PX >= 0 && middle + HALF_LABEL_PX <= width;
+    if (index % every === 0 && fits) {
+      const label = { x: middle, y: height - 8, class: "axis tick", "text-anchor": "middle" };
+      chart.append(svg("text", label, clock(bucket.starts_at)));
     }
   });
   $("#arrivals").replaceChildren(chart);
@@ -213,6 +224,7 @@ $("#token-form").addEventListener("submit", (event) => {
   open();
 });
 $("#csv").addEventListener("click", downloadCsv);
+window.addEventListener("resize", () => drawArrivals(shownArrivals));
 // Earlier versions kept the token in localStorage: take it out of browsers that still hold it.
 localStorage.removeItem("loopgate.organiser.token");
 if (!eventId) document.body.replaceChildren(Object.assign(document.createElement("p"), { textContent: TEXTS.no_event }));
