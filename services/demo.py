@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from services.registration import service
 from services.registration.models import Event
-from shared.auth import DEFAULT_ORGANISATION, ORGANISER, Principal
+from shared.auth import DEFAULT_ORGANISATION, ORGANISER, OWNER, Principal
 
 DEMO_TITLE = "Harbour Lights Innovation Showcase 港深創科展"
+DEMO_OWNER = "owner@harbour-lights.example"
 
 
 def seed_demo_showcase(system, organiser_token: str) -> str:
@@ -114,3 +115,17 @@ def seed_demo_showcase(system, organiser_token: str) -> str:
     )
     service.publish_event(uow(), organiser, event.id)
     return event.id
+
+
+def demo_owner_invitation(system) -> str | None:
+    """The path of a fresh invitation for the demo showcase's owner, who then chooses a
+    password; None once they have joined (they sign in at /organiser/login)."""
+    runtime = system.runtimes["registration"]
+    organiser = Principal(ORGANISER, DEFAULT_ORGANISATION)
+    with runtime.session_factory() as session:
+        if any(member.email == DEMO_OWNER for member in service.team(session, organiser)):
+            return None
+    invitation = service.invite_member(
+        runtime.unit_of_work(), organiser, DEMO_OWNER, OWNER, None, "en"
+    )
+    return service.invitation_path(runtime.secret_box, invitation)

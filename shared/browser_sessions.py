@@ -46,14 +46,15 @@ def csrf_token(session_id: str) -> str:
 
 
 class SignInForm:
-    """The sign-in form's double-submit token, in a cookie scoped to the form's own path."""
+    """A form shown before signing in (signing in, accepting an invitation): its
+    double-submit token, in a cookie scoped to the form's own `path`."""
 
-    def __init__(self, cookie: str, endpoint: str):
-        self.cookie, self.endpoint = cookie, endpoint
+    def __init__(self, cookie: str, path: str):
+        self.cookie, self.path = cookie, path
 
     def offer(self, response: Response, token: str) -> Response:
         """Give `response` (a page showing the form with `token`) the matching cookie."""
-        response.set_cookie(self.cookie, token, path=url_for(self.endpoint), **cookie_flags())
+        response.set_cookie(self.cookie, token, path=self.path, **cookie_flags())
         return response
 
     def sent_back(self) -> bool:
@@ -63,7 +64,7 @@ class SignInForm:
         return bool(token) and secrets_equal(token, request.form.get(CSRF_FIELD))
 
     def done(self, response: Response) -> Response:
-        response.delete_cookie(self.cookie, path=url_for(self.endpoint), **cookie_flags())
+        response.delete_cookie(self.cookie, path=self.path, **cookie_flags())
         return response
 
 
@@ -78,14 +79,20 @@ class BrowserSessions:
         path: str,
         sign_in_endpoint: str,
         who: Callable[[str], Principal | None],
+        changes: frozenset[str] | None = None,
+        open_to_all: frozenset[str] = frozenset(),
     ):
+        """`changes`: the roles whose forms may change anything (None: every role's); the
+        endpoints in `open_to_all` take any signed-in visitor's form (signing out)."""
         self.cookie, self.path = cookie, path
         self._sign_in_endpoint, self._who = sign_in_endpoint, who
+        self._changes, self._open_to_all = changes, open_to_all
 
     def signed_in(self, view):
         """Only for a visitor signed in with a live session: it is `g.principal`, the session
-        id `g.session_id` and the forms' token `g.csrf`; a POST without that token is
-        refused (400)."""
+        id `g.session_id`, the forms' token `g.csrf` and whether they may change anything
+        `g.may_change`; a POST without that token is
+        refused (400), one from a role that may not change anything too (403)."""
 
         @wraps(view)
         def wrapper(*args, **kwargs):
@@ -94,11 +101,19 @@ class BrowserSessions:
             if principal is None:
                 return redirect(url_for(self._sign_in_endpoint, next=request.path), 303)
             g.principal, g.session_id, g.csrf = principal, session_id, csrf_token(session_id)
-            if request.method == "POST" and not secrets_equal(g.csrf, request.form.get(CSRF_FIELD)):
-                abort(400)
+            g.may_change = self.may_change(principal)
+            if request.method == "POST":
+                if not secrets_equal(g.csrf, request.form.get(CSRF_FIELD)):
+                    abort(400)
+                if not self.may_change(principal) and request.endpoint not in self._open_to_all:
+                    abort(403)
             return view(*args, **kwargs)
 
         return wrapper
+
+    def may_change(self, principal: Principal) -> bool:
+        """Whether this visitor's forms may change anything (pages hide what they may not)."""
+        return self._changes is None or principal.role in self._changes
 
     def begin(self, response: Response, session_id: str, lifetime_seconds: int) -> Response:
         response.set_cookie(

@@ -146,18 +146,18 @@ def sign_in(browser: requests.Session, base_url: str, token: str) -> requests.Re
     """Sign in to the organiser pages as a browser does: the form's CSRF cookie and field,
     then the token; the answer (303 on success), the session cookie kept in `browser`."""
     form = browser.get(base_url + "/organiser/login", timeout=30)
-    _send_secure_cookies_over_http(browser)
+    send_secure_cookies_over_http(browser)
     answer = browser.post(
         base_url + "/organiser/login",
         data={"token": token, "csrf": form.cookies["loopgate_sign_in"]},
         allow_redirects=False,
         timeout=30,
     )
-    _send_secure_cookies_over_http(browser)
+    send_secure_cookies_over_http(browser)
     return answer
 
 
-def _send_secure_cookies_over_http(browser: requests.Session) -> None:
+def send_secure_cookies_over_http(browser: requests.Session) -> None:
     # Browsers send Secure cookies to this computer over plain HTTP; requests, over https only.
     for cookie in browser.cookies:
         cookie.secure = False

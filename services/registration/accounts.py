@@ -35,16 +35,19 @@ from services.registration.models import (
     Member,
     Organisation,
     Person,
+    PersonalToken,
     tables,
 )
 from shared.auth import MANAGER, MEMBER_ROLES, ORGANISER, OWNER, Principal
 from shared.db import Transaction
 from shared.errors import N_, Conflict, Forbidden, Gone, InvalidRequest, NotFound
 from shared.identity import (
+    PERSONAL,
     AccessClaims,
     new_identity_key,
     new_token_id,
     public_key_text,
+    read_access_token,
     record_identity_key,
     record_member,
     record_revoked_token,
@@ -247,6 +250,13 @@ def sign_out(tx: Transaction, principal: Principal) -> None:
     tx.publish("access_token.revoked", revoked)
 
 
+def sign_out_token(tx: Transaction, token: str) -> None:
+    """Sign out the member this access token stands for, if it still stands for one."""
+    principal = read_access_token(tx.session, tables.identity, token)
+    if principal is not None and principal.member_id is not None:
+        sign_out(tx, principal)
+
+
 def sign_out_everywhere(tx: Transaction, principal: Principal) -> None:
     """Every sign-in of this member ends, in every service, within seconds."""
     member = _own_member(tx.session, principal)
@@ -288,6 +298,63 @@ def _published(key_id: str, private_key: Ed25519PrivateKey) -> dict:
 
 def _sealed_as(key_id: str) -> str:
     return f"registration identity key {key_id}"
+
+
+# --- personal API tokens ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewPersonalToken:
+    """A personal token as it is made: the only time its secret is shown."""
+
+    id: str
+    name: str
+    token: str
+    created_at: datetime
+
+
+def create_personal_token(tx: Transaction, principal: Principal, name: str) -> NewPersonalToken:
+    """A token for the member's scripts, with the member's role wherever they are changed."""
+    member = _own_member(tx.session, principal)
+    now = datetime.now(UTC)
+    claims = AccessClaims(
+        token_id=new_token_id(),
+        member_id=member.id,
+        organisation_id=member.organisation_id,
+        role=member.role,
+        event_ids=tuple(member.event_ids) if member.event_ids is not None else None,
+        issued_at=now,
+        expires_at=None,
+        kind=PERSONAL,
+    )
+    key_id, private_key = _identity_key(tx)
+    tx.session.add(
+        PersonalToken(id=claims.token_id, member_id=member.id, name=name, created_at=now)
+    )
+    return NewPersonalToken(
+        claims.token_id, name, sign_access_token(key_id, private_key, claims), now
+    )
+
+
+def personal_tokens(session: Session, principal: Principal) -> list[PersonalToken]:
+    return list(
+        session.scalars(
+            select(PersonalToken)
+            .where(PersonalToken.member_id == principal.member_id)
+            .where(PersonalToken.revoked_at.is_(None))
+            .order_by(PersonalToken.created_at)
+        )
+    )
+
+
+def revoke_personal_token(tx: Transaction, principal: Principal, token_id: str) -> None:
+    token = tx.session.get(PersonalToken, token_id)
+    if token is None or token.member_id != principal.member_id or token.revoked_at is not None:
+        raise NotFound(N_("No such token."))
+    token.revoked_at = datetime.now(UTC)
+    revoked = {"token_id": token.id, "member_id": token.member_id}
+    record_revoked_token(tx.session, tables.identity, revoked)
+    tx.publish("access_token.revoked", revoked)
 
 
 # --- the team -----------------------------------------------------------------------------

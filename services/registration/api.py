@@ -446,3 +446,33 @@ def change_member(fields, member_id):
 def remove_member(member_id):
     """Take a member off the team; their tokens are refused everywhere within seconds."""
     service.remove_member(_uow(), current_principal(), str(member_id))
+
+
+@blp.route("/members/me/tokens", methods=["POST"])
+@require(READ)
+@blp.arguments(schemas.PersonalTokenCreate)
+@blp.response(201, schemas.NewPersonalTokenOut)
+@blp.doc(security=BEARER)
+def create_personal_token(fields):
+    """A personal API token for your scripts, with your role in every service; the token is
+    shown this once (a member's token)."""
+    return service.create_personal_token(_uow(), current_principal(), fields["name"])
+
+
+@blp.route("/members/me/tokens", methods=["GET"])
+@require(READ)
+@blp.response(200, schemas.PersonalTokenOut(many=True))
+@blp.doc(security=BEARER)
+def list_personal_tokens():
+    """Your personal API tokens that still work."""
+    with current_runtime().session_factory() as session:
+        return service.personal_tokens(session, current_principal())
+
+
+@blp.route("/members/me/tokens/<string:token_id>", methods=["DELETE"])
+@require(READ)
+@blp.response(204)
+@blp.doc(security=BEARER)
+def revoke_personal_token(token_id):
+    """Revoke one of your personal API tokens: refused everywhere within seconds."""
+    service.revoke_personal_token(_uow(), current_principal(), token_id)

@@ -298,3 +298,16 @@ class IdentityKey(Base):
     key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     private_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PersonalToken(Base):
+    """A member's personal API token for scripts: an access token without expiry (its id is
+    the token's), shown once; revoked here and, by access_token.revoked, everywhere."""
+
+    __tablename__ = "personal_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]

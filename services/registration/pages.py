@@ -30,7 +30,7 @@ from services.registration.models import (
     YES_NO,
 )
 from services.registration.wording import localised
-from shared.auth import new_token
+from shared.auth import ATTENDEES, MANAGE, new_token
 from shared.browser_sessions import BrowserSessions, SignInForm
 from shared.errors import Conflict, DomainError, InvalidRequest, NotFound
 from shared.http import current_runtime, failed_authentications, page_url, problem
@@ -318,12 +318,26 @@ def _signed_in_organiser(session_id: str):
         return service.signed_in_organiser(session, session_id)
 
 
-# The organiser's session id (organiser_sessions.py), never their token.
+# A member's access token, or the session id of a bootstrap token's sign-in (never the
+# token itself). Door members and viewers read; their forms change nothing but sign out.
 organisers = BrowserSessions(
-    "loopgate_organiser", "/organiser", "pages.login", _signed_in_organiser
+    "loopgate_organiser",
+    "/organiser",
+    "pages.login",
+    _signed_in_organiser,
+    changes=MANAGE,
+    # What every member may do for themselves: sign out, and their own API tokens.
+    open_to_all=frozenset(
+        {
+            "pages.logout",
+            "team_pages.sign_out_everywhere",
+            "team_pages.create_token",
+            "team_pages.revoke_token",
+        }
+    ),
 )
 organiser_page = organisers.signed_in
-sign_in_form = SignInForm("loopgate_sign_in", "pages.login")
+sign_in_form = SignInForm("loopgate_sign_in", "/organiser/login")
 
 
 @blueprint.get("/organiser/login")
@@ -335,19 +349,33 @@ def login():
 def sign_in():
     if not sign_in_form.sent_back():
         return _sign_in_page(gettext("The sign-in form had expired. Please try again."), 400)
-    wait = failed_authentications().wait_seconds()
+    email = request.form.get("email", "").strip() or None
+    wait = failed_authentications().wait_seconds(account=email)
     if wait:
         message = gettext(
-            "Too many failed sign-ins from your address. Try again in %(seconds)s seconds.",
+            "Too many failed sign-ins from your address or for this account. "
+            "Try again in %(seconds)s seconds.",
             seconds=wait,
         )
         return _sign_in_page(message, 429, {"Retry-After": str(wait)})
-    session_id = service.start_organiser_session(_uow(), request.form.get("token", "").strip())
+    if email is not None:
+        signed_in = service.sign_in(_uow(), email, request.form.get("password", ""))
+        session_id = signed_in.token if signed_in else None
+        lifetime, refused = (
+            service.SIGN_IN_SECONDS,
+            gettext("That email address and password do not match an account."),
+        )
+    else:
+        session_id = service.start_organiser_session(_uow(), request.form.get("token", "").strip())
+        lifetime, refused = (
+            service.ORGANISER_SESSION_SECONDS,
+            gettext("That is not an organiser token."),
+        )
     if session_id is None:
-        failed_authentications().record()
-        return _sign_in_page(gettext("That is not an organiser token."), 401)
+        failed_authentications().record(account=email)
+        return _sign_in_page(refused, 401)
     response = redirect(organisers.safe_next(url_for("pages.organiser_home")), 303)
-    organisers.begin(response, session_id, service.ORGANISER_SESSION_SECONDS)
+    organisers.begin(response, session_id, lifetime)
     return sign_in_form.done(response)
 
 
@@ -472,6 +500,8 @@ def _whole_number(text: str | None):
 @blueprint.get("/organiser/events/<uuid:event_id>")
 @organiser_page
 def organiser_event(event_id):
+    if g.principal.role not in ATTENDEES:
+        return _door_members_work_at_the_doors(str(event_id))
     where = _registration_filter(request.args)
     with _session() as session:
         report = service.registrations_report(session, g.principal, str(event_id), where)
@@ -510,6 +540,8 @@ def _filter_arguments(where: service.RegistrationFilter) -> dict[str, str]:
 @blueprint.get("/organiser/events/<uuid:event_id>/registrations.csv")
 @organiser_page
 def organiser_csv(event_id):
+    if g.principal.role not in ATTENDEES:
+        return _door_members_work_at_the_doors(str(event_id))
     with _session() as session:
         report = service.registrations_report(session, g.principal, str(event_id))
     return Response(
@@ -623,6 +655,12 @@ def _uuid_or_none(text: str | None) -> str | None:
         return str(uuid.UUID(text)) if text else None
     except ValueError:
         return None
+
+
+def _door_members_work_at_the_doors(event_id: str):
+    """A door member sees no attendee list: the doors' own pages instead."""
+    page = render_template("organiser_doors_only.html", event_id=event_id)
+    return page, 403
 
 
 @blueprint.errorhandler(DomainError)

@@ -394,7 +394,11 @@ class InvitationCreate(StrictSchema):
 
 class InvitationAccept(StrictSchema):
     name = _person_name()
-    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    password = fields.String(
+        required=True,
+        validate=validate.Length(min=10, max=200),
+        metadata={"description": "10 to 200 characters; an existing account's own password"},
+    )
 
 
 class MemberOut(Schema):
@@ -430,3 +434,21 @@ class SignedInOut(Schema):
     expires_at = fields.DateTime()
     member_id = fields.String()
     organisation_id = fields.String()
+
+
+class PersonalTokenCreate(StrictSchema):
+    name = TrimmedString(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "What the token is for, e.g. badge printer script"},
+    )
+
+
+class PersonalTokenOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    created_at = fields.DateTime()
+
+
+class NewPersonalTokenOut(PersonalTokenOut):
+    token = fields.String(metadata={"description": "Shown this once: keep it now"})

@@ -20,17 +20,19 @@ from services.registration import (
     places,
     registrations,
 )
-from services.registration.accounts import SignedIn, TeamMember
+from services.registration.accounts import NewPersonalToken, SignedIn, TeamMember
 from services.registration.answers import questions_of
 from services.registration.idempotency import Idempotency
 from services.registration.models import (
     Event,
     Invitation,
     Organisation,
+    PersonalToken,
     Question,
     Registration,
     TicketType,
     TimeSlot,
+    tables,
 )
 from services.registration.registrations import (
     Choices,
@@ -41,6 +43,7 @@ from services.registration.registrations import (
 from services.registration.wording import DEFAULT_LANGUAGE
 from shared.auth import Principal
 from shared.db import Transaction, UnitOfWork
+from shared.identity import is_access_token, read_access_token
 from shared.secret_box import SecretBox
 
 __all__ = ["Choices", "NewRegistration", "RegistrationFilter", "RegistrationsReport"]
@@ -300,6 +303,15 @@ def open_invitation(session: Session, box: SecretBox, token: str) -> Invitation:
     return accounts.open_invitation(session, box, token)
 
 
+def invitation_path(box: SecretBox, invitation: Invitation) -> str:
+    """The invitation's page, as its mail links to it."""
+    return f"/organiser/invitations/{accounts.invitation_link_token(box, invitation)}"
+
+
+def organisation_of(session: Session, invitation: Invitation) -> Organisation:
+    return session.get(Organisation, invitation.organisation_id)
+
+
 def accept_invitation(uow: UnitOfWork, token: str, name: str, password: str) -> TeamMember:
     return uow.run(accounts.accept_invitation, uow.secret_box, token, name, password)
 
@@ -316,6 +328,18 @@ def sign_out(uow: UnitOfWork, member: Principal) -> None:
 
 def sign_out_everywhere(uow: UnitOfWork, member: Principal) -> None:
     uow.run(accounts.sign_out_everywhere, member)
+
+
+def create_personal_token(uow: UnitOfWork, member: Principal, name: str) -> NewPersonalToken:
+    return uow.run(accounts.create_personal_token, member, name)
+
+
+def personal_tokens(session: Session, member: Principal) -> list[PersonalToken]:
+    return accounts.personal_tokens(session, member)
+
+
+def revoke_personal_token(uow: UnitOfWork, member: Principal, token_id: str) -> None:
+    uow.run(accounts.revoke_personal_token, member, token_id)
 
 
 def team(session: Session, principal: Principal) -> list[TeamMember]:
@@ -347,12 +371,22 @@ def start_organiser_session(uow: UnitOfWork, organiser_token: str) -> str | None
     return uow.run(organiser_sessions.start, organiser_token)
 
 
+SIGN_IN_SECONDS = int(accounts.SIGN_IN_LIFETIME.total_seconds())
+
+
 def signed_in_organiser(session: Session, session_id: str) -> Principal | None:
+    """Who the organiser pages' cookie stands for: a member's access token (shared/identity.py),
+    or the session the bootstrap token started (organiser_sessions.py)."""
+    if is_access_token(session_id):
+        return read_access_token(session, tables.identity, session_id)
     return organiser_sessions.organiser(session, session_id)
 
 
 def end_organiser_session(uow: UnitOfWork, session_id: str) -> None:
-    uow.run(organiser_sessions.end, session_id)
+    if is_access_token(session_id):
+        uow.run(accounts.sign_out_token, session_id)
+    else:
+        uow.run(organiser_sessions.end, session_id)
 
 
 # --- what the bus and the clock bring -----------------------------------------------------

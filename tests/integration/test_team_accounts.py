@@ -4,10 +4,12 @@ team, and every member's token works on all three services with their role, and 
 working everywhere within seconds when they are removed or their role changes
 (DESIGN.md, "Organisers and their teams")."""
 
+import re
 import time
 import uuid
 
 import pytest
+import requests
 
 from tests.support import (
     PASSWORD,
@@ -16,6 +18,7 @@ from tests.support import (
     invitation_token,
     member_headers,
     new_organisation,
+    send_secure_cookies_over_http,
     wait_until,
 )
 
@@ -248,4 +251,123 @@ def test_signing_out_everywhere_ends_every_sign_in(showcase):
         lambda: answers(flow, owner, event_id) == {k: 401 for k in answers_keys()},
         MEMBER_CHANGE_SECONDS,
         "every service to refuse the signed-out token",
+    )
+
+
+# --- the same in a browser: the invitation page, the team page ------------------------------
+
+
+def csrf_of(page) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+
+def joined_in_a_browser(flow: CoreFlow, address: str, name: str) -> requests.Session:
+    """Open the mailed invitation in a browser, choose a password: signed in."""
+    browser = requests.Session()
+    path = f"/organiser/invitations/{invitation_token(flow, address)}"
+    form = browser.get(flow.url(path))
+    assert form.status_code == 200
+    send_secure_cookies_over_http(browser)
+    joined = browser.post(
+        flow.url(path),
+        data={
+            "csrf": csrf_of(form),
+            "name": name,
+            "password": PASSWORD,
+            "password_again": PASSWORD,
+        },
+        allow_redirects=False,
+    )
+    assert joined.status_code == 303 and joined.headers["Location"] == "/organiser/"
+    send_secure_cookies_over_http(browser)
+    return browser
+
+
+def test_an_owner_joins_and_invites_a_door_member_from_the_pages(embedded):
+    address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
+    embedded.post(
+        "/api/registration/organisations",
+        json={"name": "Harbour Lights", "owner": {"name": "O", "email": address}},
+        headers=embedded.organiser,
+    )
+    owner = joined_in_a_browser(embedded, address, "Olive Owner")
+    team = owner.get(embedded.url("/organiser/team"))
+    assert team.status_code == 200 and "Olive Owner" in team.text
+
+    door_address = f"door-{uuid.uuid4().hex[:6]}@example.com"
+    invited = owner.post(
+        embedded.url("/organiser/team/invitations"),
+        data={"csrf": csrf_of(team), "email": door_address, "role": "door"},
+        allow_redirects=False,
+    )
+    assert invited.status_code == 303
+    door = joined_in_a_browser(embedded, door_address, "Dora Door")
+    door_team = door.get(embedded.url("/organiser/team"))
+    assert "Dora Door" in door_team.text and "Send the invitation" not in door_team.text
+    # A door member's forms change nothing, whatever they send.
+    refused = door.post(
+        embedded.url("/organiser/team/invitations"),
+        data={"csrf": csrf_of(door_team), "email": "x@example.com", "role": "owner"},
+        allow_redirects=False,
+    )
+    assert refused.status_code == 403
+
+
+def test_a_wrong_password_twice_or_a_short_one_is_said_beside_its_field(embedded):
+    address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
+    embedded.post(
+        "/api/registration/organisations",
+        json={"name": "Harbour Lights", "owner": {"name": "O", "email": address}},
+        headers=embedded.organiser,
+    )
+    browser = requests.Session()
+    path = f"/organiser/invitations/{invitation_token(embedded, address)}"
+    form = browser.get(embedded.url(path))
+    send_secure_cookies_over_http(browser)
+    answer = browser.post(
+        embedded.url(path),
+        data={"csrf": csrf_of(form), "name": "Olive", "password": "short", "password_again": "x"},
+    )
+    assert answer.status_code == 422
+    assert 'id="password-error"' in answer.text and 'id="password_again-error"' in answer.text
+    assert 'value="Olive"' in answer.text  # what was typed stays
+
+
+def test_a_used_invitation_page_says_so(embedded):
+    address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
+    embedded.post(
+        "/api/registration/organisations",
+        json={"name": "Harbour Lights", "owner": {"name": "O", "email": address}},
+        headers=embedded.organiser,
+    )
+    token = invitation_token(embedded, address)
+    joined_in_a_browser(embedded, address, "Olive")
+    again = requests.get(embedded.url(f"/organiser/invitations/{token}"), timeout=30)
+    assert again.status_code == 410 and "used already" in again.text
+    altered = requests.get(embedded.url(f"/organiser/invitations/{token[:-3]}xyz"), timeout=30)
+    assert altered.status_code == 404
+
+
+def test_a_personal_api_token_works_everywhere_until_revoked_or_its_member_removed(showcase):
+    flow, owner, event_id = showcase
+    made = flow.post("/api/registration/members/me/tokens", json={"name": "badges"}, headers=owner)
+    assert made.status_code == 201, made.text
+    script = {"Authorization": f"Bearer {made.json()['token']}"}
+    assert answers(flow, script, event_id) == {k: 200 for k in answers_keys()}
+    listed = flow.get("/api/registration/members/me/tokens", headers=owner).json()
+    assert [(t["name"], "token" in t) for t in listed] == [("badges", False)]
+
+    # Signing out everywhere ends sign-ins, not the scripts' tokens.
+    flow.post("/api/registration/sign-out-everywhere", headers=owner)
+    time.sleep(1)
+    assert answers(flow, script, event_id) == {k: 200 for k in answers_keys()}
+
+    revoked = flow.http.delete(
+        flow.url(f"/api/registration/members/me/tokens/{made.json()['id']}"), headers=script
+    )
+    assert revoked.status_code == 204
+    wait_until(
+        lambda: answers(flow, script, event_id) == {k: 401 for k in answers_keys()},
+        MEMBER_CHANGE_SECONDS,
+        "the revoked token refused everywhere",
     )

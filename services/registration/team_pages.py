@@ -1,0 +1,219 @@
+"""The team's pages: accepting an invitation, the team (members, roles, invitations) and
+signing out everywhere. Routes only: forms are read into the API's own schemas and handed to
+the service functions the API calls; a refusal comes back as a message beside its field."""
+
+from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext
+from marshmallow import ValidationError
+
+from services.registration import schemas, service
+from services.registration.pages import domain_error_on_a_page, organiser_page, organisers
+from shared.auth import MEMBER_ROLES, OWNER, TEAM, new_token
+from shared.browser_sessions import SignInForm
+from shared.errors import DomainError, Gone, InvalidRequest, NotFound
+from shared.http import current_runtime
+
+blueprint = Blueprint("team_pages", __name__, template_folder="templates")
+blueprint.register_error_handler(DomainError, domain_error_on_a_page)
+
+invitation_form = SignInForm("loopgate_invitation", "/organiser/invitations")
+
+
+def _uow():
+    return current_runtime().unit_of_work()
+
+
+def role_names() -> dict[str, str]:
+    return {
+        "owner": gettext("Owner: everything, the team included"),
+        "manager": gettext("Manager: events, registrations, doors; invites all but owners"),
+        "door": gettext("Door: check-in lists, devices, the dashboard, the scanner"),
+        "viewer": gettext("Viewer: sees everything, changes nothing"),
+    }
+
+
+# --- joining from an invitation -----------------------------------------------------------
+
+
+@blueprint.get("/organiser/invitations/<token>")
+def invitation(token):
+    return _invitation_page(token, {}, {}, 200)
+
+
+@blueprint.post("/organiser/invitations/<token>")
+def accept_invitation(token):
+    if not invitation_form.sent_back():
+        message = gettext("The form had expired. Please try again.")
+        return _invitation_page(token, request.form, {"form": message}, 400)
+    errors = {}
+    if request.form.get("password") != request.form.get("password_again"):
+        errors["password_again"] = gettext("Type the same password twice.")
+    try:
+        fields = schemas.InvitationAccept().load(
+            {"name": request.form.get("name", ""), "password": request.form.get("password", "")}
+        )
+    except ValidationError as error:
+        errors |= {
+            field: gettext("Enter your name (at most 200 characters).")
+            if field == "name"
+            else gettext("Use 10 to 200 characters.")
+            for field in error.messages
+        }
+    if errors:
+        return _invitation_page(token, request.form, errors, 422)
+    try:
+        member = service.accept_invitation(_uow(), token, fields["name"], fields["password"])
+    except InvalidRequest as error:
+        return _invitation_page(token, request.form, _field_errors(error), 422)
+    signed_in = service.sign_in(_uow(), member.email, fields["password"])
+    response = redirect(url_for("pages.organiser_home"), 303)
+    organisers.begin(response, signed_in.token, service.SIGN_IN_SECONDS)
+    return invitation_form.done(response)
+
+
+def _invitation_page(token: str, form, errors: dict, status: int):
+    with current_runtime().session_factory() as session:
+        try:
+            invited = service.open_invitation(session, current_runtime().secret_box, token)
+        except (NotFound, Gone) as closed:
+            page = render_template("error.html", message=gettext(closed.detail))
+            return page, closed.status
+        organisation = service.organisation_of(session, invited)
+    form_token = new_token()
+    page = render_template(
+        "invitation.html",
+        invited=invited,
+        organisation=organisation,
+        role=role_names()[invited.role],
+        form=form,
+        errors=errors,
+        csrf=form_token,
+    )
+    return invitation_form.offer(make_response(page, status), form_token)
+
+
+# --- the team -----------------------------------------------------------------------------
+
+
+@blueprint.get("/organiser/team")
+@organiser_page
+def team():
+    return _team_page({}, {}, 200)
+
+
+@blueprint.post("/organiser/team/invitations")
+@organiser_page
+def invite():
+    try:
+        fields = schemas.InvitationCreate().load(
+            {
+                "email": request.form.get("email", ""),
+                "role": request.form.get("role", ""),
+                "language": str(get_locale()),
+            }
+        )
+        service.invite_member(
+            _uow(), g.principal, fields["email"], fields["role"], None, fields["language"]
+        )
+    except ValidationError as error:
+        friendly = {
+            "email": gettext("Enter an email address like name@example.com."),
+            "role": gettext("Choose a role."),
+        }
+        errors = {
+            field: friendly.get(field, gettext("Check this field.")) for field in error.messages
+        }
+        return _team_page(request.form, errors, 422)
+    except DomainError as error:
+        return _team_page(request.form, _field_errors(error, "email"), error.status)
+    return redirect(url_for("team_pages.team", done="invited"), 303)
+
+
+@blueprint.post("/organiser/team/members/<uuid:member_id>/role")
+@organiser_page
+def change_role(member_id):
+    try:
+        service.change_member(_uow(), g.principal, str(member_id), request.form.get("role", ""))
+    except DomainError as error:
+        return _team_page({}, {f"member-{member_id}": gettext(error.detail)}, error.status)
+    return redirect(url_for("team_pages.team", done="changed"), 303)
+
+
+@blueprint.get("/organiser/team/members/<uuid:member_id>/remove")
+@organiser_page
+def confirm_removal(member_id):
+    with current_runtime().session_factory() as session:
+        member = next(
+            (m for m in service.team(session, g.principal) if m.id == str(member_id)), None
+        )
+    if member is None:
+        return render_template("error.html", message=gettext("No such member.")), 404
+    return render_template("team_remove.html", member=member)
+
+
+@blueprint.post("/organiser/team/members/<uuid:member_id>/remove")
+@organiser_page
+def remove(member_id):
+    try:
+        service.remove_member(_uow(), g.principal, str(member_id))
+    except DomainError as error:
+        return _team_page({}, {f"member-{member_id}": gettext(error.detail)}, error.status)
+    return redirect(url_for("team_pages.team", done="removed"), 303)
+
+
+@blueprint.post("/organiser/team/tokens")
+@organiser_page
+def create_token():
+    try:
+        fields = schemas.PersonalTokenCreate().load({"name": request.form.get("token_name", "")})
+    except ValidationError:
+        message = gettext("Name the token (at most 100 characters).")
+        return _team_page(request.form, {"token_name": message}, 422)
+    made = service.create_personal_token(_uow(), g.principal, fields["name"])
+    return _team_page({}, {}, 201, new_token=made)
+
+
+@blueprint.post("/organiser/team/tokens/<token_id>/revoke")
+@organiser_page
+def revoke_token(token_id):
+    service.revoke_personal_token(_uow(), g.principal, token_id)
+    return redirect(url_for("team_pages.team", done="revoked"), 303)
+
+
+@blueprint.post("/organiser/sign-out-everywhere")
+@organiser_page
+def sign_out_everywhere():
+    if g.principal.member_id is not None:
+        service.sign_out_everywhere(_uow(), g.principal)
+    return organisers.end(redirect(url_for("pages.login"), 303))
+
+
+def _team_page(form, errors: dict, status: int, new_token=None):
+    with current_runtime().session_factory() as session:
+        members = service.team(session, g.principal)
+        tokens = service.personal_tokens(session, g.principal) if g.principal.member_id else []
+    manages = g.principal.role in TEAM
+    # A manager offers every role but the owner's (DESIGN.md).
+    offered = [role for role in MEMBER_ROLES if role != OWNER or g.principal.role != "manager"]
+    page = render_template(
+        "team.html",
+        members=members,
+        manages=manages,
+        offered=offered,
+        role_names=role_names(),
+        form=form,
+        errors=errors,
+        done=request.args.get("done"),
+        me=g.principal.member_id,
+        tokens=tokens,
+        new_token=new_token,
+    )
+    return page, status
+
+
+def _field_errors(error: DomainError, default_field: str = "form") -> dict[str, str]:
+    found = {
+        field: gettext(messages[0])
+        for field, messages in error.extra.get("errors", {}).get("json", {}).items()
+    }
+    return found or {default_field: gettext(error.detail)}
