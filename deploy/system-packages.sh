@@ -5,15 +5,18 @@
 #   cairo     rasterises QR SVGs for the decoder
 #   chromium  runs the end-to-end tests of the pages (Playwright drives Debian's build; it
 #             cannot download its own)
+#   cjk-fonts Chinese text in the pages Chromium draws (screenshots, the end-to-end tests),
+#             not boxes: Debian's fonts-noto-cjk
 #   nginx     the gateway of `make distributed` and the distributed tests (deploy/nginx/).
 #             Loopgate runs its own nginx; where systemd runs, Debian also starts its stock
 #             one on port 80 (`systemctl disable --now nginx` stops it).
 set -e
 missing=""
-for wanted in ${*:-cairo chromium nginx}; do
+for wanted in ${*:-cairo chromium cjk-fonts nginx}; do
     case $wanted in
         cairo) ldconfig -p 2>/dev/null | grep -q 'libcairo\.so\.2' || missing="$missing libcairo2" ;;
         chromium) command -v chromium >/dev/null || missing="$missing chromium" ;;
+        cjk-fonts) [ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto | grep -q CJK || missing="$missing fonts-noto-cjk" ;;
         # /usr/sbin is not on a Debian user's PATH.
         nginx) command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$missing nginx" ;;
         *) echo "system-packages.sh: no such package here: $wanted" >&2; exit 2 ;;

@@ -65,24 +65,30 @@ def _run(settings, args) -> int:
     from shared.embedded import serve
 
     def announce(system, url: str) -> None:
-        from services.demo import seed_demo_showcase
+        from services.demo import DEMO_OWNER, demo_owner_invitation, seed_demo_showcase
         from shared.auth import bootstrap_organiser_token
 
         token = bootstrap_organiser_token(settings.bootstrap_token, settings.data_dir)
         showcase = seed_demo_showcase(system, token)
+        invitation = demo_owner_invitation(system)
+        owner = (
+            f"{url}{invitation}  (choose a password for {DEMO_OWNER})"
+            if invitation
+            else f"{url}/organiser/login  (as {DEMO_OWNER})"
+        )
         mail = (
             f"sent through {settings.smtp_server.host}"
             if settings.smtp_url
             else f"{url}/api/ticketing/mailbox  (.eml files in {settings.mailbox_dir})"
         )
-        print(banner(url, settings.data_dir, showcase, token, mail), flush=True)
+        print(banner(url, settings.data_dir, showcase, token, mail, owner), flush=True)
 
     _stop_on_sigterm()
     serve(embedded_system(settings), announce)
     return 0
 
 
-def banner(url: str, data_dir: Path, showcase: str, token: str, mail: str) -> str:
+def banner(url: str, data_dir: Path, showcase: str, token: str, mail: str, owner: str) -> str:
     """What `loopgate run` prints once it listens: pages a person opens in a browser first
     (an API URL shows JSON with raw \\u escapes there), then the token and the API docs."""
     return (
@@ -90,6 +96,7 @@ def banner(url: str, data_dir: Path, showcase: str, token: str, mail: str) -> st
         f"  data:            {data_dir}\n"
         f"  demo showcase:   {url}/events/{showcase}\n"
         f"  organiser login: {url}/organiser/login\n"
+        f"  demo owner:      {owner}\n"
         f"  door scanner:    {url}/api/checkin/scanner\n"
         f"  live dashboard:  {url}/api/checkin/dashboard?event={showcase}\n"
         f"  organiser token: {token}\n"

@@ -50,7 +50,13 @@ def test_run_prints_the_urls_and_token_stops_on_ctrl_c_and_keeps_its_data(tmp_pa
             assert f"{url}/api/{service}/docs" in first.banner
         token = re.search(r"organiser token: (\S+)", first.banner).group(1)
         showcase = re.search(r"demo showcase:\s+(\S+)", first.banner).group(1)
-        event = requests.get(showcase, timeout=10).json()
+        assert requests.get(showcase, timeout=10).status_code == 200  # the public page
+        event_id = showcase.rsplit("/", 1)[1]
+        event = requests.get(f"{url}/api/registration/events/{event_id}", timeout=10).json()
+        # The demo owner's link opens the page where they choose a password.
+        owner_link = re.search(r"demo owner:\s+(\S+)", first.banner).group(1)
+        assert "/organiser/invitations/" in owner_link
+        assert "Join Loopgate" in requests.get(owner_link, timeout=10).text
         registration = requests.post(
             f"{url}/api/registration/events/{event['id']}/registrations",
             json={

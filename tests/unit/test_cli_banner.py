@@ -11,7 +11,14 @@ SHOWCASE = "0b7e1c1e-5d0f-4c56-9a55-2f1f0d2b8c11"
 
 
 def printed() -> str:
-    return banner(URL, Path("/srv/var"), SHOWCASE, "3q2k-token", f"{URL}/api/ticketing/mailbox")
+    return banner(
+        URL,
+        Path("/srv/var"),
+        SHOWCASE,
+        "3q2k-token",
+        f"{URL}/api/ticketing/mailbox",
+        f"{URL}/organiser/invitations/abc.def",
+    )
 
 
 def labelled(text: str) -> dict[str, str]:
@@ -27,6 +34,7 @@ def test_the_banner_names_the_pages_a_person_opens_in_a_browser():
     assert lines["door scanner"] == f"{URL}/api/checkin/scanner"
     assert lines["live dashboard"] == f"{URL}/api/checkin/dashboard?event={SHOWCASE}"
     assert lines["organiser token"] == "3q2k-token"
+    assert lines["demo owner"] == f"{URL}/organiser/invitations/abc.def"
 
 
 def test_the_banner_shows_no_json_api_url_as_the_showcase():
