@@ -311,3 +311,18 @@ class PersonalToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+class PasswordReset(Base):
+    """A mailed link to choose a new password, valid an hour and once; its key is derived
+    from its id like an invitation's (account_links.py)."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    # The language of the mail (the reader's, when they asked).
+    language: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
