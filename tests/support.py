@@ -312,18 +312,22 @@ def mails_to(flow: CoreFlow, address: str) -> list[EmailMessage]:
     return messages
 
 
-def invitation_token(flow: CoreFlow, address: str) -> str:
-    """The token of the link in the newest invitation mailed to `address`."""
+def mailed_link_token(flow: CoreFlow, address: str, pages: str) -> str:
+    """The token of the /organiser/<pages>/<token> link in the newest such mail to `address`."""
 
     def link():
         for message in reversed(mails_to(flow, address)):
             text = message.get_body(("plain",)).get_content()
-            found = re.search(r"/invitations/([A-Za-z0-9_.\-]+)", text)
+            found = re.search(rf"/{pages}/([A-Za-z0-9_.\-]+)", text)
             if found:
                 return found.group(1)
         return None
 
-    return wait_until(link, 15, f"an invitation mail to {address}")
+    return wait_until(link, 15, f"a mail to {address} with a link to /{pages}/")
+
+
+def invitation_token(flow: CoreFlow, address: str) -> str:
+    return mailed_link_token(flow, address, "invitations")
 
 
 def accept(flow: CoreFlow, token: str, name: str, password: str = PASSWORD):

@@ -26,14 +26,20 @@ from cryptography.hazmat.primitives.serialization import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.registration.account_links import INVITATION, link_token, row_id_of
-from services.registration.mail.outbox import queue_invitation_mail
+from services.registration.account_links import (
+    INVITATION,
+    PASSWORD_RESET,
+    link_token,
+    row_id_of,
+)
+from services.registration.mail.outbox import queue_invitation_mail, queue_password_reset_mail
 from services.registration.models import (
     Event,
     IdentityKey,
     Invitation,
     Member,
     Organisation,
+    PasswordReset,
     Person,
     PersonalToken,
     tables,
@@ -56,6 +62,7 @@ from shared.identity import (
 from shared.secret_box import SecretBox
 
 INVITATION_LIFETIME = timedelta(days=7)
+RESET_LIFETIME = timedelta(hours=1)
 # A working day at the venue; the next one starts with signing in again.
 SIGN_IN_LIFETIME = timedelta(hours=12)
 PASSWORD_LENGTH = (10, 200)
@@ -298,6 +305,62 @@ def _published(key_id: str, private_key: Ed25519PrivateKey) -> dict:
 
 def _sealed_as(key_id: str) -> str:
     return f"registration identity key {key_id}"
+
+
+# --- a forgotten password -----------------------------------------------------------------
+
+
+def request_password_reset(tx: Transaction, email: str, language: str) -> None:
+    """Mail a link to choose a new password, if someone has this address; the answer is the
+    same either way, so that it tells nobody which addresses have accounts."""
+    person = tx.session.scalar(select(Person).where(Person.email == email.strip().lower()))
+    if person is None:
+        return
+    now = datetime.now(UTC)
+    reset = PasswordReset(
+        person_id=person.id, language=language, created_at=now, expires_at=now + RESET_LIFETIME
+    )
+    tx.session.add(reset)
+    tx.session.flush()
+    queue_password_reset_mail(tx, reset, person.email)
+
+
+def open_password_reset(
+    session: Session, box: SecretBox, token: str, now: datetime | None = None
+) -> PasswordReset:
+    """The reset a link's token opens, while it may still be used."""
+    reset_id = row_id_of(box, PASSWORD_RESET, token)
+    reset = session.get(PasswordReset, reset_id) if reset_id else None
+    if reset is None:
+        raise NotFound(N_("This link opens nothing."))
+    if reset.used_at is not None:
+        raise Gone(N_("This link has been used already; ask for a new one."))
+    if reset.expires_at <= (now or datetime.now(UTC)):
+        raise Gone(N_("This link has expired; ask for a new one."))
+    return reset
+
+
+def reset_password(tx: Transaction, box: SecretBox, token: str, password: str) -> str:
+    """Choose the new password; every sign-in of the person ends, in every organisation and
+    service. The person's email, to sign in with."""
+    reset = open_password_reset(tx.session, box, token)
+    tx.session.refresh(reset, with_for_update=True)
+    if reset.used_at is not None:
+        raise Gone(N_("This link has been used already; ask for a new one."))
+    _check_password(password)
+    person = tx.session.get(Person, reset.person_id)
+    person.password_hash = _hasher.hash(password)
+    now = datetime.now(UTC)
+    reset.used_at = now
+    members = tx.session.scalars(
+        select(Member).where(Member.person_id == person.id, Member.removed_at.is_(None))
+    )
+    for member in members:
+        member.signed_out_at = now
+        member.version += 1
+        tx.session.flush()
+        _announce(tx, member)
+    return person.email
 
 
 # --- personal API tokens ------------------------------------------------------------------

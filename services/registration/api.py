@@ -476,3 +476,23 @@ def list_personal_tokens():
 def revoke_personal_token(token_id):
     """Revoke one of your personal API tokens: refused everywhere within seconds."""
     service.revoke_personal_token(_uow(), current_principal(), token_id)
+
+
+@blp.route("/password-resets", methods=["POST"])
+@blp.arguments(schemas.PasswordResetRequest)
+@blp.response(202)
+def request_password_reset(fields):
+    """Mail a link to choose a new password (valid an hour, once) if an account has this
+    address; the answer is the same either way."""
+    service.request_password_reset(
+        _uow(), fields["email"], fields.get("language", DEFAULT_LANGUAGE)
+    )
+
+
+@blp.route("/password-resets/<string:reset_token>", methods=["POST"])
+@blp.arguments(schemas.NewPassword)
+@blp.response(204)
+def reset_password(fields, reset_token):
+    """Choose the new password with the mailed link's token; every sign-in of yours ends. A
+    used or expired link answers 410."""
+    service.reset_password(_uow(), reset_token, fields["password"])

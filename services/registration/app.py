@@ -25,7 +25,13 @@ def create_app(settings=None, runtime=None):
     app.register_blueprint(team_pages.blueprint)
     init_i18n(app, Path(__file__).parent / "translations")
     rate = app.extensions["loopgate"].settings.rate_limit
-    for endpoint in ("registration.register", "pages.register"):
+    # Each of these sends something (a registration, a mail) for anyone who asks.
+    for endpoint in (
+        "registration.register",
+        "pages.register",
+        "registration.request_password_reset",
+        "team_pages.request_password_reset",
+    ):
         limit_rate(app, endpoint, rate)
     return app
 

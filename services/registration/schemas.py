@@ -452,3 +452,18 @@ class PersonalTokenOut(Schema):
 
 class NewPersonalTokenOut(PersonalTokenOut):
     token = fields.String(metadata={"description": "Shown this once: keep it now"})
+
+
+class PasswordResetRequest(StrictSchema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=320))
+    language = fields.String(
+        validate=validate.OneOf(LANGUAGES), metadata={"description": "The mail's language"}
+    )
+
+
+class NewPassword(StrictSchema):
+    password = fields.String(
+        required=True,
+        validate=validate.Length(min=10, max=200),
+        metadata={"description": "10 to 200 characters"},
+    )

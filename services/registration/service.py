@@ -27,6 +27,7 @@ from services.registration.models import (
     Event,
     Invitation,
     Organisation,
+    PasswordReset,
     PersonalToken,
     Question,
     Registration,
@@ -324,6 +325,18 @@ def sign_in(
 
 def sign_out(uow: UnitOfWork, member: Principal) -> None:
     uow.run(accounts.sign_out, member)
+
+
+def request_password_reset(uow: UnitOfWork, email: str, language: str) -> None:
+    uow.run(accounts.request_password_reset, email, language)
+
+
+def open_password_reset(session: Session, box: SecretBox, token: str) -> PasswordReset:
+    return accounts.open_password_reset(session, box, token)
+
+
+def reset_password(uow: UnitOfWork, token: str, password: str) -> str:
+    return uow.run(accounts.reset_password, uow.secret_box, token, password)
 
 
 def sign_out_everywhere(uow: UnitOfWork, member: Principal) -> None:

@@ -92,6 +92,80 @@ def _invitation_page(token: str, form, errors: dict, status: int):
     return invitation_form.offer(make_response(page, status), form_token)
 
 
+# --- a forgotten password -----------------------------------------------------------------
+
+reset_form = SignInForm("loopgate_password_reset", "/organiser/password-resets")
+
+
+@blueprint.get("/organiser/password-resets")
+def password_reset_request():
+    return _reset_request_page({}, 200)
+
+
+@blueprint.post("/organiser/password-resets")
+def request_password_reset():
+    if not reset_form.sent_back():
+        return _reset_request_page(
+            {"form": gettext("The form had expired. Please try again.")}, 400
+        )
+    try:
+        fields = schemas.PasswordResetRequest().load(
+            {"email": request.form.get("email", ""), "language": str(get_locale())}
+        )
+    except ValidationError:
+        return _reset_request_page({"email": gettext("Enter your email address.")}, 422)
+    service.request_password_reset(_uow(), fields["email"], fields["language"])
+    page = render_template("password_reset_sent.html", email=fields["email"])
+    return reset_form.done(make_response(page, 200))
+
+
+def _reset_request_page(errors: dict, status: int):
+    form_token = new_token()
+    page = render_template("password_reset_request.html", errors=errors, csrf=form_token)
+    return reset_form.offer(make_response(page, status), form_token)
+
+
+@blueprint.get("/organiser/password-resets/<token>")
+def new_password(token):
+    return _new_password_page(token, {}, 200)
+
+
+@blueprint.post("/organiser/password-resets/<token>")
+def choose_new_password(token):
+    if not reset_form.sent_back():
+        return _new_password_page(
+            token, {"form": gettext("The form had expired. Please try again.")}, 400
+        )
+    errors = {}
+    if request.form.get("password") != request.form.get("password_again"):
+        errors["password_again"] = gettext("Type the same password twice.")
+    try:
+        fields = schemas.NewPassword().load({"password": request.form.get("password", "")})
+    except ValidationError:
+        errors["password"] = gettext("Use 10 to 200 characters.")
+    if errors:
+        return _new_password_page(token, errors, 422)
+    email = service.reset_password(_uow(), token, fields["password"])
+    signed_in = service.sign_in(_uow(), email, fields["password"])
+    target = url_for("pages.organiser_home") if signed_in else url_for("pages.login")
+    response = redirect(target, 303)
+    if signed_in:
+        organisers.begin(response, signed_in.token, service.SIGN_IN_SECONDS)
+    return reset_form.done(response)
+
+
+def _new_password_page(token: str, errors: dict, status: int):
+    with current_runtime().session_factory() as session:
+        try:
+            service.open_password_reset(session, current_runtime().secret_box, token)
+        except (NotFound, Gone) as closed:
+            page = render_template("error.html", message=gettext(closed.detail))
+            return page, closed.status
+    form_token = new_token()
+    page = render_template("password_new.html", errors=errors, csrf=form_token)
+    return reset_form.offer(make_response(page, status), form_token)
+
+
 # --- the team -----------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from tests.support import (
     CoreFlow,
     accept,
     invitation_token,
+    mailed_link_token,
     member_headers,
     new_organisation,
     send_secure_cookies_over_http,
@@ -371,3 +372,61 @@ def test_a_personal_api_token_works_everywhere_until_revoked_or_its_member_remov
         MEMBER_CHANGE_SECONDS,
         "the revoked token refused everywhere",
     )
+
+
+# --- a forgotten password -------------------------------------------------------------------
+
+
+def reset_token(flow: CoreFlow, address: str) -> str:
+    return mailed_link_token(flow, address, "password-resets")
+
+
+def test_a_forgotten_password_is_chosen_again_from_a_mailed_link_once(showcase):
+    flow, owner, event_id = showcase
+    (me,) = flow.get("/api/registration/members", headers=owner).json()
+    asked = flow.post("/api/registration/password-resets", json={"email": me["email"]})
+    nobody = flow.post("/api/registration/password-resets", json={"email": "no@example.com"})
+    assert asked.status_code == nobody.status_code == 202
+    token = reset_token(flow, me["email"])
+
+    new = {"password": "another long password"}
+    assert (
+        flow.post(f"/api/registration/password-resets/{token[:-2]}xx", json=new).status_code == 404
+    )
+    assert flow.post(f"/api/registration/password-resets/{token}", json=new).status_code == 204
+    assert flow.post(f"/api/registration/password-resets/{token}", json=new).status_code == 410
+    # Every earlier sign-in ends; the new password signs in, the old one no more.
+    wait_until(
+        lambda: answers(flow, owner, event_id) == {k: 401 for k in answers_keys()},
+        MEMBER_CHANGE_SECONDS,
+        "the sign-ins before the reset refused everywhere",
+    )
+    old = flow.post("/api/registration/sign-in", json={"email": me["email"], "password": PASSWORD})
+    assert old.status_code == 401
+    assert member_headers(flow, me["email"], password=new["password"])
+
+
+def test_the_reset_pages_mail_a_link_and_sign_in_with_the_new_password(embedded):
+    address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
+    new_organisation(embedded, "Harbour Lights", address)
+    browser = requests.Session()
+    form = browser.get(embedded.url("/organiser/password-resets"))
+    send_secure_cookies_over_http(browser)
+    sent = browser.post(
+        embedded.url("/organiser/password-resets"), data={"csrf": csrf_of(form), "email": address}
+    )
+    assert sent.status_code == 200 and "Check your mail" in sent.text
+    path = f"/organiser/password-resets/{reset_token(embedded, address)}"
+    page = browser.get(embedded.url(path))
+    send_secure_cookies_over_http(browser)
+    chosen = browser.post(
+        embedded.url(path),
+        data={
+            "csrf": csrf_of(page),
+            "password": "a brand new password",
+            "password_again": "a brand new password",
+        },
+        allow_redirects=False,
+    )
+    assert chosen.status_code == 303 and chosen.headers["Location"] == "/organiser/"
+    assert requests.get(embedded.url(path), timeout=30).status_code == 410

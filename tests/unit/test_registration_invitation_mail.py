@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from services.registration.account_links import INVITATION, row_id_of
-from services.registration.mail import invitation_mail as mail_text
+from services.registration.mail import invitation_mail
+from services.registration.mail import link_mail as mail_text
 from services.registration.mail.outbox import INVITATION_MAIL, queue_invitation_mail
 from services.registration.mail.relay import MailRelay, render_invitation_mail
 from services.registration.models import Base, Invitation, Organisation, mail_outbox
@@ -105,7 +106,7 @@ def test_the_invitation_mail_in_the_invitations_language(runtime, language, role
 
     message = rendered(runtime, invitation)
 
-    gettext = mail_text._translations(language).gettext
+    gettext = mail_text.translations(language).gettext
     assert message["Subject"] == gettext("You are invited to join %(organisation)s on Loopgate") % {
         "organisation": ORGANISATION
     }
@@ -113,7 +114,7 @@ def test_the_invitation_mail_in_the_invitations_language(runtime, language, role
     assert message["To"] == "grace@example.org"
     assert message["Content-Language"] == content_language
     plain, html = parts(message)
-    role_words = gettext(mail_text.ROLE_SENTENCES[role])
+    role_words = gettext(invitation_mail.ROLE_SENTENCES[role])
     expires = mail_text.readable_utc_time(EXPIRES_AT, language)
     for text in (ORGANISATION, "Ada Lovelace", role_words, expires):
         assert text in plain
@@ -133,7 +134,7 @@ def test_the_date_is_written_in_the_readers_language():
 
 
 def test_every_role_is_put_in_plain_words():
-    assert set(mail_text.ROLE_SENTENCES) == set(MEMBER_ROLES)
+    assert set(invitation_mail.ROLE_SENTENCES) == set(MEMBER_ROLES)
 
 
 def test_an_invitation_from_no_one_in_particular_says_so(runtime):

@@ -2,7 +2,7 @@
 rules live): an invitation's mail is queued in the transaction that makes the invitation, so
 it exists exactly when the invitation does."""
 
-from services.registration.models import Invitation, mail_outbox
+from services.registration.models import Invitation, PasswordReset, mail_outbox
 from shared.db import Transaction
 from shared.mail import outbox
 
@@ -21,4 +21,10 @@ def queue_invitation_mail(tx: Transaction, invitation: Invitation) -> str:
         kind=INVITATION_MAIL,
         about_id=invitation.id,
         recipient=invitation.email,
+    )
+
+
+def queue_password_reset_mail(tx: Transaction, reset: PasswordReset, recipient: str) -> str:
+    return outbox.queue_mail(
+        tx, mail_outbox, kind=PASSWORD_RESET_MAIL, about_id=reset.id, recipient=recipient
     )

@@ -1,6 +1,6 @@
 """Registration's mail relay: the shared one (shared/mail/relay.py) with registration's mail
-outbox and the renderer of the invitation mail. It runs as one of the registration worker's
-periodic tasks (app.PERIODIC_TASKS)."""
+outbox and the renderers of its mails, invitations and password resets. It runs as one of
+the registration worker's periodic tasks (app.PERIODIC_TASKS)."""
 
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -8,10 +8,18 @@ from functools import partial
 
 from sqlalchemy import Row
 
-from services.registration.account_links import INVITATION, link_token
-from services.registration.mail.invitation_mail import Letterhead, invitation_mail
-from services.registration.mail.outbox import INVITATION_MAIL
-from services.registration.models import Invitation, Organisation, mail_outbox
+from services.registration.account_links import INVITATION, PASSWORD_RESET, link_token
+from services.registration.mail.invitation_mail import invitation_mail
+from services.registration.mail.link_mail import Letterhead
+from services.registration.mail.outbox import INVITATION_MAIL, PASSWORD_RESET_MAIL
+from services.registration.mail.password_reset_mail import password_reset_mail
+from services.registration.models import (
+    Invitation,
+    Organisation,
+    PasswordReset,
+    Person,
+    mail_outbox,
+)
 from shared.db import UnitOfWork
 from shared.mail import relay
 from shared.mail.delivery import MailboxFolder, SmtpSender
@@ -42,12 +50,28 @@ def open_invitation(invitation: Invitation | None, now: datetime) -> bool:
     )
 
 
+def render_password_reset_mail(
+    letterhead: Letterhead, uow: UnitOfWork, mail: Row
+) -> EmailMessage | None:
+    """The reset's mail while its link may still be used; None once used or expired."""
+    with uow:
+        reset = uow.session.get(PasswordReset, mail.about_id)
+        if reset is None or reset.used_at is not None or reset.expires_at <= datetime.now(UTC):
+            return None
+        person = uow.session.get(Person, reset.person_id)
+    token = link_token(uow.secret_box, PASSWORD_RESET, reset.id)
+    return password_reset_mail(reset, person.email, token, letterhead)
+
+
 class MailRelay(relay.MailRelay):
     def __init__(self, runtime: ServiceRuntime, sender: SmtpSender | MailboxFolder | None = None):
         letterhead = Letterhead(
             sender=runtime.settings.mail_from, public_url=runtime.settings.public_url
         )
-        renderers = {INVITATION_MAIL: partial(render_invitation_mail, letterhead)}
+        renderers = {
+            INVITATION_MAIL: partial(render_invitation_mail, letterhead),
+            PASSWORD_RESET_MAIL: partial(render_password_reset_mail, letterhead),
+        }
         super().__init__(runtime, mail_outbox, renderers, sender)
 
 
