@@ -429,6 +429,8 @@ def require(allowed: frozenset[str]) -> Callable:
             g.principal = principal
             return view(*args, **kwargs)
 
+        # Who may call the view, for tests that try every route as every role.
+        wrapper.allowed_roles = allowed
         return wrapper
 
     return decorator
