@@ -20,9 +20,30 @@ class _Data(Schema):
         unknown = "exclude"
 
 
+def _per_language(texts: type[Schema]) -> fields.Dict:
+    """An organiser's texts by language ({"zh_Hant_HK": {...}}). Optional: an event from a
+    producer that predates them loads with none, and consumers show the default text."""
+    return fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=35)),
+        values=fields.Nested(texts),
+        load_default=dict,
+        dump_default=dict,
+    )
+
+
+class TicketTypeTexts(_Data):
+    name = fields.String()
+
+
 class TicketTypeSummary(_Data):
     id = fields.UUID(required=True)
     name = fields.String(required=True)
+    translations = _per_language(TicketTypeTexts)
+
+
+class EventTexts(_Data):
+    title = fields.String()
+    venue = fields.String()
 
 
 class EventChanged(_Data):
@@ -33,6 +54,7 @@ class EventChanged(_Data):
     ends_at = fields.AwareDateTime(required=True)
     timezone = fields.String(required=True)
     venue = fields.String(load_default="", dump_default="")
+    translations = _per_language(EventTexts)
     early_entry_minutes = fields.Integer(required=True, validate=validate.Range(min=0))
     # "unpublished": hidden from the public and closed to new registrations, may come back.
     status = fields.String(

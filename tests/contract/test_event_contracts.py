@@ -94,9 +94,16 @@ def sample_data(event_type: str) -> dict:
         "ends_at": NOW + timedelta(hours=8),
         "timezone": "Asia/Hong_Kong",
         "venue": "Hall 1",
+        "translations": {"zh_Hant_HK": {"title": "示範日", "venue": "一號館"}},
         "early_entry_minutes": 120,
         "status": "published",
-        "ticket_types": [{"id": uuid.uuid4(), "name": "General"}],
+        "ticket_types": [
+            {
+                "id": uuid.uuid4(),
+                "name": "General",
+                "translations": {"zh_Hant_HK": {"name": "普通"}},
+            }
+        ],
     }
     samples = {
         "event.published": event_changed,
