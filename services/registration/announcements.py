@@ -66,6 +66,18 @@ def announce_event(tx: Transaction, event_type: str, event: Event) -> None:
             "venue": event.venue,
             "early_entry_minutes": event.early_entry_minutes,
             "status": event.status,
-            "ticket_types": [{"id": t.id, "name": t.name} for t in ticket_types],
+            "translations": _texts(event.translations, ("title", "venue")),
+            "ticket_types": [
+                {"id": t.id, "name": t.name, "translations": _texts(t.translations, ("name",))}
+                for t in ticket_types
+            ],
         },
     )
+
+
+def _texts(translations: dict | None, keys: tuple[str, ...]) -> dict:
+    """The organiser's texts by language that the other services show, and only those."""
+    return {
+        locale: {key: texts[key] for key in keys if texts.get(key)}
+        for locale, texts in (translations or {}).items()
+    }

@@ -50,7 +50,8 @@ class Event(Base):
     organisation_id: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(String(5000), default="")
-    # Title and description in the other languages: {locale: {"title": ..., "description": ...}}.
+    # Title, description and venue in the other languages:
+    # {locale: {"title": ..., "description": ..., "venue": ...}}.
     translations: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     venue: Mapped[str] = mapped_column(String(200), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Hong_Kong")
@@ -74,6 +75,8 @@ class TicketType(Base):
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
+    # The name in the other languages: {locale: {"name": ...}}.
+    translations: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     quota: Mapped[int]
     # Places taken (confirmed, or held for a waitlist offer), kept beside the quota so one
     # conditional UPDATE both checks and takes a place.

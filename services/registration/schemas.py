@@ -39,6 +39,7 @@ def _optional_count(minimum: int, maximum: int, description: str) -> fields.Inte
 class EventTexts(StrictSchema):
     title = Text(200)
     description = Text(5000)
+    venue = Text(200)
 
 
 class EventChange(StrictSchema):
@@ -73,8 +74,13 @@ class EventCreate(EventChange):
     ends_at = Instant(required=True)
 
 
+class TicketTypeTexts(StrictSchema):
+    name = Text(120)
+
+
 class TicketTypeChange(StrictSchema):
     name = _required_text(120)
+    translations = _per_language(TicketTypeTexts)
     quota = fields.Integer(strict=True, validate=validate.Range(min=0, max=10**6))
     sales_opens_at = Instant(allow_none=True)
     sales_closes_at = Instant(
@@ -138,6 +144,7 @@ class QuestionCreate(QuestionChange):
 class TicketTypeOut(Schema):
     id = fields.String()
     name = fields.String()
+    translations = fields.Dict()
     quota = fields.Integer()
     confirmed = fields.Integer(attribute="confirmed_count")
     remaining = fields.Method("_remaining")
