@@ -26,6 +26,9 @@ class EventInfo(Base):
     early_entry_minutes: Mapped[int]
     status: Mapped[str] = mapped_column(String(16))
     ticket_type_names: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The organiser's texts in the other languages (ticket_view.py shows them):
+    # {locale: {"title": ..., "venue": ..., "ticket_type_names": {ticket type id: name}}}.
+    translations: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class SigningKey(Base):

@@ -62,7 +62,19 @@ def record_event(tx: Transaction, data: dict) -> None:
     event.early_entry_minutes = data["early_entry_minutes"]
     event.status = data["status"]
     event.ticket_type_names = {str(t["id"]): t["name"] for t in data["ticket_types"]}
+    event.translations = _translations(data)
     tx.session.add(event)
+
+
+def _translations(data: dict) -> dict:
+    """event.published/updated's texts by language, the ticket types' names among them."""
+    translations = {locale: dict(texts) for locale, texts in data["translations"].items()}
+    for ticket_type in data["ticket_types"]:
+        for locale, texts in ticket_type["translations"].items():
+            if texts.get("name"):
+                names = translations.setdefault(locale, {}).setdefault("ticket_type_names", {})
+                names[str(ticket_type["id"])] = texts["name"]
+    return translations
 
 
 # --- issuing, revoking, reissuing ---------------------------------------------------------

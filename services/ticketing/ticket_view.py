@@ -33,15 +33,33 @@ class TicketView:
 def ticket_view(ticket: Ticket, event: EventInfo, locale: Locale) -> TicketView:
     return TicketView(
         attendee_name=ticket.attendee_name,
-        event_title=event.title,
+        event_title=event_title(event, locale),
         when=event_time(event.starts_at, event.ends_at, event.timezone, locale),
         zone=zone_name(event.starts_at, event.timezone, locale),
-        venue=event.venue,
-        ticket_type=(event.ticket_type_names or {}).get(ticket.ticket_type_id, ""),
+        venue=event_venue(event, locale),
+        ticket_type=ticket_type_name(event, ticket.ticket_type_id, locale),
         valid=ticket.status == VALID,
         revoked_reason=ticket.revoked_reason,
         event_cancelled=event.status == "cancelled",
     )
+
+
+def event_title(event: EventInfo, locale: Locale) -> str:
+    """The organiser's title in the reader's language, else the one they wrote first."""
+    return _texts(event, locale).get("title") or event.title
+
+
+def event_venue(event: EventInfo, locale: Locale) -> str:
+    return _texts(event, locale).get("venue") or event.venue
+
+
+def ticket_type_name(event: EventInfo, ticket_type_id: str, locale: Locale) -> str:
+    names = _texts(event, locale).get("ticket_type_names") or {}
+    return names.get(ticket_type_id) or (event.ticket_type_names or {}).get(ticket_type_id, "")
+
+
+def _texts(event: EventInfo, locale: Locale) -> dict:
+    return (event.translations or {}).get(str(locale)) or {}
 
 
 def event_time(starts_at: datetime, ends_at: datetime, timezone: str, locale: Locale) -> str:

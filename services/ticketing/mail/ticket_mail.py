@@ -69,8 +69,9 @@ def ticket_mail(
     domain = parseaddr(letterhead.sender)[1].rpartition("@")[2]
     page_url = ticket_page_url(letterhead.public_url, ticket, url_key, locale)
     qr_cid = make_msgid("qr", domain=domain)
+    view = ticket_view(ticket, event, Locale.parse(locale))
     context = {
-        "view": ticket_view(ticket, event, Locale.parse(locale)),
+        "view": view,
         "page_url": page_url,
         "qr_cid": qr_cid[1:-1],
         "replaces_earlier": replaces_earlier,
@@ -78,7 +79,8 @@ def ticket_mail(
     }
 
     message = EmailMessage()
-    message["Subject"] = translations.gettext("Your ticket: %(title)s") % {"title": event.title}
+    subject = translations.gettext("Your ticket: %(title)s")
+    message["Subject"] = subject % {"title": view.event_title}
     message["From"] = letterhead.sender
     message["To"] = Address(display_name=ticket.attendee_name, addr_spec=ticket.attendee_email)
     message["Content-Language"] = context["lang"]
@@ -94,10 +96,10 @@ def ticket_mail(
             CalendarEvent(
                 # One calendar entry per registration: a reissued ticket updates it.
                 uid=f"{ticket.registration_id}@{urlsplit(letterhead.public_url).hostname}",
-                title=event.title,
+                title=view.event_title,
                 starts_at=event.starts_at,
                 ends_at=event.ends_at,
-                location=event.venue,
+                location=view.venue,
                 description=translations.gettext("Your ticket page: %(url)s") % {"url": page_url},
                 url=page_url,
             ),
@@ -105,6 +107,8 @@ def ticket_mail(
         ),
         maintype="text",
         subtype="calendar",
+        # Said, though UTF-8 is text/calendar's default: mail's own default for text is ASCII.
+        params={"charset": "utf-8"},
         filename="event.ics",
     )
     return message
