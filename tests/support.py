@@ -293,6 +293,7 @@ def embedded_loopgate(data_dir, rate_limit: str = "off", **environ: str):
         with HttpServer(system.app, "127.0.0.1", 0) as server:
             flow = CoreFlow(f"http://127.0.0.1:{server.port}")
             flow.system = system
+            flow.mailbox_dir = settings.mailbox_dir
             yield flow
     finally:
         system.stop()
@@ -305,7 +306,7 @@ PASSWORD = "a long enough password"
 
 def mails_to(flow: CoreFlow, address: str) -> list[EmailMessage]:
     messages = []
-    for file in sorted(flow.system.settings.mailbox_dir.glob("*.eml")):
+    for file in sorted(flow.mailbox_dir.glob("*.eml")):
         message = email.message_from_bytes(file.read_bytes(), policy=policy.default)
         if message["To"] == address:
             messages.append(message)
@@ -353,3 +354,15 @@ def new_organisation(flow: CoreFlow, name: str, owner_email: str) -> dict:
     assert created.status_code == 201, created.text
     assert accept(flow, invitation_token(flow, owner_email), "Olive Owner").status_code == 201
     return member_headers(flow, owner_email)
+
+
+def invited_member_headers(flow, inviter: dict, address: str, role: str, **fields) -> dict:
+    """Invite `address` as `role`, accept the mailed link and sign in: their headers."""
+    response = flow.post(
+        "/api/registration/members/invitations",
+        json={"email": address, "role": role, **fields},
+        headers=inviter,
+    )
+    assert response.status_code == 201, response.text
+    assert accept(flow, invitation_token(flow, address), role.title()).status_code == 201
+    return member_headers(flow, address)

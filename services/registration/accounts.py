@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.registration import two_step
 from services.registration.account_links import (
     INVITATION,
     PASSWORD_RESET,
@@ -83,6 +84,15 @@ class TeamMember:
     role: str
     event_ids: list[str] | None
     joined_at: datetime
+
+
+# Why a sign-in was refused.
+CREDENTIALS, CODE_MISSING, CODE_WRONG = "credentials", "code_missing", "code_wrong"
+
+
+@dataclass(frozen=True)
+class SignInRefused:
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -217,20 +227,26 @@ def accept_invitation(
 
 
 def sign_in(
-    tx: Transaction, email: str, password: str, organisation_id: str | None = None
-) -> SignedIn | None:
-    """An access token for the person with this email and password, as a member of
-    `organisation_id` (or of the organisation they joined first); None if the address and
-    password do not match, or they belong to no team."""
+    tx: Transaction,
+    email: str,
+    password: str,
+    organisation_id: str | None = None,
+    code: str | None = None,
+) -> SignedIn | SignInRefused:
+    """An access token for the person with this email and password (and, when they turned
+    two-step sign-in on, a code: two_step.py), as a member of `organisation_id` (or of the
+    organisation they joined first); else why not."""
     person = tx.session.scalar(select(Person).where(Person.email == email.strip().lower()))
     if not _password_matches(person.password_hash if person else _NOBODY, password) or not person:
-        return None
+        return SignInRefused(CREDENTIALS)
     query = select(Member).where(Member.person_id == person.id, Member.removed_at.is_(None))
     if organisation_id:
         query = query.where(Member.organisation_id == organisation_id)
     member = tx.session.scalars(query.order_by(Member.created_at)).first()
     if member is None:
-        return None
+        return SignInRefused(CREDENTIALS)
+    if two_step.in_use(person) and not two_step.passes(tx, person, code):
+        return SignInRefused(CODE_MISSING if not code else CODE_WRONG)
     if _hasher.check_needs_rehash(person.password_hash):
         person.password_hash = _hasher.hash(password)
     now = datetime.now(UTC)
@@ -361,6 +377,33 @@ def reset_password(tx: Transaction, box: SecretBox, token: str, password: str) -
         tx.session.flush()
         _announce(tx, member)
     return person.email
+
+
+# --- two-step sign-in ---------------------------------------------------------------------
+
+
+def start_two_step(tx: Transaction, principal: Principal) -> str:
+    return two_step.start(tx, _own_person(tx.session, principal))
+
+
+def confirm_two_step(tx: Transaction, principal: Principal, code: str) -> list[str]:
+    return two_step.confirm(tx, _own_person(tx.session, principal), code)
+
+
+def turn_off_two_step(tx: Transaction, principal: Principal, code: str) -> None:
+    two_step.turn_off(tx, _own_person(tx.session, principal), code)
+
+
+def pending_two_step(session: Session, box: SecretBox, principal: Principal) -> str | None:
+    return two_step.pending_uri(box, _own_person(session, principal))
+
+
+def uses_two_step(session: Session, principal: Principal) -> bool:
+    return two_step.in_use(_own_person(session, principal))
+
+
+def _own_person(session: Session, principal: Principal) -> Person:
+    return session.get(Person, _own_member(session, principal).person_id)
 
 
 # --- personal API tokens ------------------------------------------------------------------

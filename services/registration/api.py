@@ -383,10 +383,22 @@ def sign_in(fields):
     if refused is not None:
         return refused
     signed_in = service.sign_in(
-        _uow(), fields["email"], fields["password"], fields.get("organisation_id")
+        _uow(),
+        fields["email"],
+        fields["password"],
+        fields.get("organisation_id"),
+        fields.get("code"),
     )
-    if signed_in is None:
+    if isinstance(signed_in, service.SignInRefused):
+        if signed_in.reason == service.CODE_MISSING:
+            return problem(
+                401,
+                "Enter the code from your authenticator app (or a recovery code) as `code`.",
+                "second-step-required",
+            )
         failed_authentications().record(account=fields["email"])
+        if signed_in.reason == service.CODE_WRONG:
+            return problem(401, "That code is not right.", "second-step-refused")
         return problem(401, "The email address or the password is not right.")
     return signed_in
 

@@ -250,6 +250,13 @@ class Person(Base):
     # argon2id (argon2-cffi), with its parameters and salt.
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The optional second step of signing in (two_step.py): a TOTP secret sealed with the
+    # secret box, in use once confirmed; the digests of the unused recovery codes; the last
+    # time step a code was taken at, so that a code seen once is never taken again.
+    totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_confirmed_at: Mapped[datetime | None]
+    recovery_code_digests: Mapped[list | None] = mapped_column(JSON)
+    totp_last_step: Mapped[int | None]
 
 
 class Member(Base):

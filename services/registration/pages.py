@@ -326,13 +326,17 @@ organisers = BrowserSessions(
     "pages.login",
     _signed_in_organiser,
     changes=MANAGE,
-    # What every member may do for themselves: sign out, and their own API tokens.
+    # What every member may do for themselves: sign out, their own API tokens and two-step
+    # sign-in.
     open_to_all=frozenset(
         {
             "pages.logout",
             "team_pages.sign_out_everywhere",
             "team_pages.create_token",
             "team_pages.revoke_token",
+            "team_pages.start_two_step",
+            "team_pages.confirm_two_step",
+            "team_pages.turn_off_two_step",
         }
     ),
 )
@@ -359,11 +363,22 @@ def sign_in():
         )
         return _sign_in_page(message, 429, {"Retry-After": str(wait)})
     if email is not None:
-        signed_in = service.sign_in(_uow(), email, request.form.get("password", ""))
-        session_id = signed_in.token if signed_in else None
+        form = request.form
+        signed_in = service.sign_in(
+            _uow(), email, form.get("password", ""), code=form.get("code", "").strip() or None
+        )
+        if (
+            isinstance(signed_in, service.SignInRefused)
+            and signed_in.reason == service.CODE_MISSING
+        ):
+            message = gettext("Enter the code from your authenticator app, or a recovery code.")
+            return _sign_in_page(message, 401, email=email, asks_code=True)
+        session_id = signed_in.token if isinstance(signed_in, service.SignedIn) else None
         lifetime, refused = (
             service.SIGN_IN_SECONDS,
-            gettext("That email address and password do not match an account."),
+            gettext("That code is not right.")
+            if getattr(signed_in, "reason", None) == service.CODE_WRONG
+            else gettext("That email address and password do not match an account."),
         )
     else:
         session_id = service.start_organiser_session(_uow(), request.form.get("token", "").strip())
@@ -379,9 +394,17 @@ def sign_in():
     return sign_in_form.done(response)
 
 
-def _sign_in_page(error: str | None, status: int, headers: dict | None = None) -> Response:
+def _sign_in_page(
+    error: str | None,
+    status: int,
+    headers: dict | None = None,
+    email: str = "",
+    asks_code: bool = False,
+) -> Response:
     form_token = new_token()
-    page = render_template("organiser_login.html", error=error, csrf=form_token)
+    page = render_template(
+        "organiser_login.html", error=error, csrf=form_token, email=email, asks_code=asks_code
+    )
     return sign_in_form.offer(make_response(page, status, headers or {}), form_token)
 
 

@@ -434,6 +434,10 @@ class SignIn(StrictSchema):
         validate=validate.Length(min=1, max=64),
         metadata={"description": "Which of your organisations (left out: the first you joined)"},
     )
+    code = fields.String(
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "With two-step sign-in on: the app's code, or a recovery code"},
+    )
 
 
 class SignedInOut(Schema):

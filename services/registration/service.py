@@ -20,7 +20,14 @@ from services.registration import (
     places,
     registrations,
 )
-from services.registration.accounts import NewPersonalToken, SignedIn, TeamMember
+from services.registration.accounts import (
+    CODE_MISSING,
+    CODE_WRONG,
+    NewPersonalToken,
+    SignedIn,
+    SignInRefused,
+    TeamMember,
+)
 from services.registration.answers import questions_of
 from services.registration.idempotency import Idempotency
 from services.registration.models import (
@@ -47,7 +54,14 @@ from shared.db import Transaction, UnitOfWork
 from shared.identity import is_access_token, read_access_token
 from shared.secret_box import SecretBox
 
-__all__ = ["Choices", "NewRegistration", "RegistrationFilter", "RegistrationsReport"]
+__all__ = [
+    "CODE_MISSING",
+    "CODE_WRONG",
+    "Choices",
+    "NewRegistration",
+    "RegistrationFilter",
+    "RegistrationsReport",
+]
 
 
 # --- events, as the public and organisers read them -------------------------------------
@@ -318,13 +332,33 @@ def accept_invitation(uow: UnitOfWork, token: str, name: str, password: str) -> 
 
 
 def sign_in(
-    uow: UnitOfWork, email: str, password: str, organisation_id: str | None = None
-) -> SignedIn | None:
-    return uow.run(accounts.sign_in, email, password, organisation_id)
+    uow: UnitOfWork,
+    email: str,
+    password: str,
+    organisation_id: str | None = None,
+    code: str | None = None,
+) -> SignedIn | SignInRefused:
+    return uow.run(accounts.sign_in, email, password, organisation_id, code)
 
 
-def sign_out(uow: UnitOfWork, member: Principal) -> None:
-    uow.run(accounts.sign_out, member)
+def start_two_step(uow: UnitOfWork, member: Principal) -> str:
+    return uow.run(accounts.start_two_step, member)
+
+
+def confirm_two_step(uow: UnitOfWork, member: Principal, code: str) -> list[str]:
+    return uow.run(accounts.confirm_two_step, member, code)
+
+
+def turn_off_two_step(uow: UnitOfWork, member: Principal, code: str) -> None:
+    uow.run(accounts.turn_off_two_step, member, code)
+
+
+def pending_two_step(session: Session, box: SecretBox, member: Principal) -> str | None:
+    return accounts.pending_two_step(session, box, member)
+
+
+def uses_two_step(session: Session, member: Principal) -> bool:
+    return accounts.uses_two_step(session, member)
 
 
 def request_password_reset(uow: UnitOfWork, email: str, language: str) -> None:
@@ -337,6 +371,10 @@ def open_password_reset(session: Session, box: SecretBox, token: str) -> Passwor
 
 def reset_password(uow: UnitOfWork, token: str, password: str) -> str:
     return uow.run(accounts.reset_password, uow.secret_box, token, password)
+
+
+def sign_out(uow: UnitOfWork, member: Principal) -> None:
+    uow.run(accounts.sign_out, member)
 
 
 def sign_out_everywhere(uow: UnitOfWork, member: Principal) -> None:

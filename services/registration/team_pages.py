@@ -2,9 +2,14 @@
 signing out everywhere. Routes only: forms are read into the API's own schemas and handed to
 the service functions the API calls; a refusal comes back as a message beside its field."""
 
+from urllib.parse import parse_qs, urlsplit
+
+import qrcode
 from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
+from markupsafe import Markup
 from marshmallow import ValidationError
+from qrcode.image.svg import SvgPathImage
 
 from services.registration import schemas, service
 from services.registration.pages import domain_error_on_a_page, organiser_page, organisers
@@ -66,9 +71,7 @@ def accept_invitation(token):
     except InvalidRequest as error:
         return _invitation_page(token, request.form, _field_errors(error), 422)
     signed_in = service.sign_in(_uow(), member.email, fields["password"])
-    response = redirect(url_for("pages.organiser_home"), 303)
-    organisers.begin(response, signed_in.token, service.SIGN_IN_SECONDS)
-    return invitation_form.done(response)
+    return invitation_form.done(_signed_in_or_to_sign_in(signed_in))
 
 
 def _invitation_page(token: str, form, errors: dict, status: int):
@@ -147,11 +150,16 @@ def choose_new_password(token):
         return _new_password_page(token, errors, 422)
     email = service.reset_password(_uow(), token, fields["password"])
     signed_in = service.sign_in(_uow(), email, fields["password"])
-    target = url_for("pages.organiser_home") if signed_in else url_for("pages.login")
-    response = redirect(target, 303)
-    if signed_in:
-        organisers.begin(response, signed_in.token, service.SIGN_IN_SECONDS)
-    return reset_form.done(response)
+    return reset_form.done(_signed_in_or_to_sign_in(signed_in))
+
+
+def _signed_in_or_to_sign_in(signed_in):
+    """To the organiser's home, signed in; or to the sign-in page, where someone with
+    two-step sign-in on types their code."""
+    if not isinstance(signed_in, service.SignedIn):
+        return redirect(url_for("pages.login"), 303)
+    response = redirect(url_for("pages.organiser_home"), 303)
+    return organisers.begin(response, signed_in.token, service.SIGN_IN_SECONDS)
 
 
 def _new_password_page(token: str, errors: dict, status: int):
@@ -179,20 +187,30 @@ def team():
 @organiser_page
 def invite():
     try:
+        chosen_events = request.form.getlist("event_ids")
         fields = schemas.InvitationCreate().load(
             {
                 "email": request.form.get("email", ""),
                 "role": request.form.get("role", ""),
                 "language": str(get_locale()),
+                # No event ticked: every event of the organisation.
+                "event_ids": chosen_events or None,
             }
         )
+        event_ids = fields["event_ids"]
         service.invite_member(
-            _uow(), g.principal, fields["email"], fields["role"], None, fields["language"]
+            _uow(),
+            g.principal,
+            fields["email"],
+            fields["role"],
+            [str(event_id) for event_id in event_ids] if event_ids else None,
+            fields["language"],
         )
     except ValidationError as error:
         friendly = {
             "email": gettext("Enter an email address like name@example.com."),
             "role": gettext("Choose a role."),
+            "event_ids": gettext("Choose events of your organisation."),
         }
         errors = {
             field: friendly.get(field, gettext("Check this field.")) for field in error.messages
@@ -254,6 +272,47 @@ def revoke_token(token_id):
     return redirect(url_for("team_pages.team", done="revoked"), 303)
 
 
+@blueprint.post("/organiser/team/two-step/start")
+@organiser_page
+def start_two_step():
+    service.start_two_step(_uow(), g.principal)
+    return _two_step_page({}, 200)
+
+
+@blueprint.post("/organiser/team/two-step/confirm")
+@organiser_page
+def confirm_two_step():
+    try:
+        codes = service.confirm_two_step(_uow(), g.principal, request.form.get("code", ""))
+    except InvalidRequest as error:
+        return _two_step_page(_field_errors(error, "code"), 422)
+    return render_template("two_step_codes.html", codes=codes)
+
+
+@blueprint.post("/organiser/team/two-step/off")
+@organiser_page
+def turn_off_two_step():
+    try:
+        service.turn_off_two_step(_uow(), g.principal, request.form.get("code", ""))
+    except InvalidRequest as error:
+        return _team_page({}, _field_errors(error, "code"), 422)
+    return redirect(url_for("team_pages.team", done="two_step_off"), 303)
+
+
+def _two_step_page(errors: dict, status: int):
+    """The new secret as a QR code for the phone's app, and as text to type."""
+    runtime = current_runtime()
+    with runtime.session_factory() as session:
+        uri = service.pending_two_step(session, runtime.secret_box, g.principal)
+    if uri is None:
+        return redirect(url_for("team_pages.team"), 303)
+    picture = qrcode.make(uri, image_factory=SvgPathImage, box_size=8).to_string(encoding="unicode")
+    secret = parse_qs(urlsplit(uri).query)["secret"][0]
+    # The SVG is qrcode's own drawing of our URI: nothing a visitor typed.
+    qr_svg = Markup(picture)  # noqa: S704
+    return render_template("two_step.html", qr_svg=qr_svg, secret=secret, errors=errors), status
+
+
 @blueprint.post("/organiser/sign-out-everywhere")
 @organiser_page
 def sign_out_everywhere():
@@ -265,7 +324,11 @@ def sign_out_everywhere():
 def _team_page(form, errors: dict, status: int, new_token=None):
     with current_runtime().session_factory() as session:
         members = service.team(session, g.principal)
+        events = service.organiser_events(session, g.principal)
         tokens = service.personal_tokens(session, g.principal) if g.principal.member_id else []
+        two_step_on = (
+            service.uses_two_step(session, g.principal) if g.principal.member_id else False
+        )
     manages = g.principal.role in TEAM
     # A manager offers every role but the owner's (DESIGN.md).
     offered = [role for role in MEMBER_ROLES if role != OWNER or g.principal.role != "manager"]
@@ -281,6 +344,9 @@ def _team_page(form, errors: dict, status: int, new_token=None):
         me=g.principal.member_id,
         tokens=tokens,
         new_token=new_token,
+        two_step_on=two_step_on,
+        events=events,
+        chosen_events=form.getlist("event_ids") if hasattr(form, "getlist") else [],
     )
     return page, status
 

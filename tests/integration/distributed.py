@@ -42,6 +42,8 @@ def require_nginx() -> None:
 class DistributedLoopgate:
     def __init__(self, broker_url: str, postgres_url: str, data_dir: Path):
         self.broker_url = broker_url
+        # Without LOOPGATE_SMTP_URL every service's mail is an .eml file here.
+        self.mailbox_dir = data_dir / "mailbox"
         gateway_port, *service_ports = free_ports(1 + len(SERVICES))
         self.url = f"http://127.0.0.1:{gateway_port}"
         server = postgres_url.rsplit("/", 1)[0]

@@ -7,7 +7,9 @@ working everywhere within seconds when they are removed or their role changes
 import re
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
+import pyotp
 import pytest
 import requests
 
@@ -15,7 +17,9 @@ from tests.support import (
     PASSWORD,
     CoreFlow,
     accept,
+    embedded_loopgate,
     invitation_token,
+    invited_member_headers,
     mailed_link_token,
     member_headers,
     new_organisation,
@@ -24,17 +28,6 @@ from tests.support import (
 )
 
 MEMBER_CHANGE_SECONDS = 10
-
-
-def invited_member(flow, inviter: dict, address: str, role: str, **fields) -> dict:
-    response = flow.post(
-        "/api/registration/members/invitations",
-        json={"email": address, "role": role, **fields},
-        headers=inviter,
-    )
-    assert response.status_code == 201, response.text
-    assert accept(flow, invitation_token(flow, address), role.title()).status_code == 201
-    return member_headers(flow, address)
 
 
 def event_of(flow: CoreFlow, headers: dict, title: str = "Demo Day") -> str:
@@ -57,6 +50,14 @@ def answers(flow: CoreFlow, headers: dict, event_id: str) -> dict[str, int]:
         ).status_code,
         "checkin": flow.get(f"/api/checkin/events/{event_id}/lists", headers=headers).status_code,
     }
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    """One embedded Loopgate for the module (each test makes its own organisations and
+    addresses), instead of one per test."""
+    with embedded_loopgate(tmp_path_factory.mktemp("teams")) as flow:
+        yield flow
 
 
 @pytest.fixture
@@ -111,9 +112,9 @@ def test_an_invitation_opens_once_and_an_altered_one_never(embedded):
 def test_each_role_does_what_design_md_says_and_nothing_more(showcase):
     flow, owner, event_id = showcase
     tag = uuid.uuid4().hex[:6]
-    door = invited_member(flow, owner, f"door-{tag}@example.com", "door")
-    viewer = invited_member(flow, owner, f"viewer-{tag}@example.com", "viewer")
-    manager = invited_member(flow, owner, f"manager-{tag}@example.com", "manager")
+    door = invited_member_headers(flow, owner, f"door-{tag}@example.com", "door")
+    viewer = invited_member_headers(flow, owner, f"viewer-{tag}@example.com", "viewer")
+    manager = invited_member_headers(flow, owner, f"manager-{tag}@example.com", "manager")
 
     for member in (door, viewer, manager):
         assert answers(flow, member, event_id) == {k: 200 for k in answers_keys()}
@@ -153,7 +154,7 @@ def test_another_organisations_events_answer_as_missing_ones(showcase):
 def test_a_member_limited_to_one_event_sees_no_other(showcase):
     flow, owner, event_id = showcase
     other_event = event_of(flow, owner, "Second Night")
-    limited = invited_member(
+    limited = invited_member_headers(
         flow, owner, f"limited-{uuid.uuid4().hex[:6]}@example.com", "manager", event_ids=[event_id]
     )
     assert answers(flow, limited, event_id)["registration"] == 200
@@ -165,7 +166,7 @@ def test_a_member_limited_to_one_event_sees_no_other(showcase):
 def test_a_removed_member_is_refused_by_every_service_within_seconds(showcase):
     flow, owner, event_id = showcase
     address = f"door-{uuid.uuid4().hex[:6]}@example.com"
-    door = invited_member(flow, owner, address, "door")
+    door = invited_member_headers(flow, owner, address, "door")
     member_id = next(
         m["id"]
         for m in flow.get("/api/registration/members", headers=owner).json()
@@ -189,7 +190,7 @@ def test_a_removed_member_is_refused_by_every_service_within_seconds(showcase):
 def test_a_changed_role_takes_effect_everywhere_without_signing_in_again(showcase):
     flow, owner, event_id = showcase
     address = f"door-{uuid.uuid4().hex[:6]}@example.com"
-    door = invited_member(flow, owner, address, "door")
+    door = invited_member_headers(flow, owner, address, "door")
     member_id = next(
         m["id"]
         for m in flow.get("/api/registration/members", headers=owner).json()
@@ -219,8 +220,6 @@ def test_the_last_owner_stays_an_owner(showcase):
 
 
 def test_signing_in_wrong_says_nothing_and_guessing_is_throttled(tmp_path):
-    from tests.support import embedded_loopgate
-
     with embedded_loopgate(tmp_path, rate_limit="20/minute") as flow:
         address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
         new_organisation(flow, "Guarded", address)
@@ -430,3 +429,78 @@ def test_the_reset_pages_mail_a_link_and_sign_in_with_the_new_password(embedded)
     )
     assert chosen.status_code == 303 and chosen.headers["Location"] == "/organiser/"
     assert requests.get(embedded.url(path), timeout=30).status_code == 410
+
+
+# --- two-step sign-in -------------------------------------------------------------------------
+
+
+def signed_in_browser(flow: CoreFlow, address: str) -> requests.Session:
+    browser = requests.Session()
+    form = browser.get(flow.url("/organiser/login"))
+    send_secure_cookies_over_http(browser)
+    signed_in = browser.post(
+        flow.url("/organiser/login"),
+        data={"csrf": form.cookies["loopgate_sign_in"], "email": address, "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    send_secure_cookies_over_http(browser)
+    return browser
+
+
+def test_two_step_sign_in_takes_each_code_once_and_recovery_codes_once(embedded):
+    address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
+    new_organisation(embedded, "Harbour Lights", address)
+    browser = signed_in_browser(embedded, address)
+    team = browser.get(embedded.url("/organiser/team"))
+    started = browser.post(
+        embedded.url("/organiser/team/two-step/start"), data={"csrf": csrf_of(team)}
+    )
+    assert started.status_code == 200 and "<svg" in started.text
+    secret = re.search(r'<code class="token">([A-Z2-7]+)</code>', started.text).group(1)
+    totp = pyotp.TOTP(secret)
+    wrong = browser.post(
+        embedded.url("/organiser/team/two-step/confirm"),
+        data={"csrf": csrf_of(team), "code": "000000" if totp.now() != "000000" else "111111"},
+    )
+    assert wrong.status_code == 422 and 'id="code-error"' in wrong.text
+    confirmed = browser.post(
+        embedded.url("/organiser/team/two-step/confirm"),
+        data={"csrf": csrf_of(team), "code": totp.now()},
+    )
+    codes = re.findall(r"<li><code>([0-9a-f]{10})</code></li>", confirmed.text)
+    assert len(codes) == 10
+
+    sign_in = "/api/registration/sign-in"
+    without = embedded.post(sign_in, json={"email": address, "password": PASSWORD})
+    assert without.status_code == 401
+    assert without.json()["type"] == "urn:loopgate:problem:second-step-required"
+    # The code that confirmed is taken already; the next time step's is new.
+    next_code = totp.at(datetime.now(UTC) + timedelta(seconds=30))
+    login = {"email": address, "password": PASSWORD}
+    assert embedded.post(sign_in, json={**login, "code": next_code}).status_code == 200
+    assert embedded.post(sign_in, json={**login, "code": next_code}).status_code == 401
+    assert embedded.post(sign_in, json={**login, "code": codes[0]}).status_code == 200
+    assert embedded.post(sign_in, json={**login, "code": codes[0]}).status_code == 401
+
+
+def test_an_invitation_from_the_team_page_can_limit_the_member_to_some_events(showcase):
+    flow, owner, event_id = showcase
+    (me,) = flow.get("/api/registration/members", headers=owner).json()
+    browser = signed_in_browser(flow, me["email"])
+    team = browser.get(flow.url("/organiser/team"))
+    assert f'value="{event_id}"' in team.text
+    address = f"door-{uuid.uuid4().hex[:6]}@example.com"
+    invited = browser.post(
+        flow.url("/organiser/team/invitations"),
+        data={"csrf": csrf_of(team), "email": address, "role": "door", "event_ids": event_id},
+        allow_redirects=False,
+    )
+    assert invited.status_code == 303
+    assert accept(flow, invitation_token(flow, address), "Dora").status_code == 201
+    dora = next(
+        m
+        for m in flow.get("/api/registration/members", headers=owner).json()
+        if m["email"] == address
+    )
+    assert dora["event_ids"] == [event_id]

@@ -317,7 +317,9 @@ def test_publishing_announces_the_event_with_its_ticket_types(desk):
     assert announced["data"]["organisation_id"] == NORTHWIND.organisation_id
     assert announced["data"]["status"] == "published"
     assert announced["data"]["early_entry_minutes"] == 45
-    assert announced["data"]["ticket_types"] == [{"id": ticket_type.id, "name": "General"}]
+    assert announced["data"]["ticket_types"] == [
+        {"id": ticket_type.id, "name": "General", "translations": {}}
+    ]
 
 
 def test_adding_a_ticket_type_to_a_published_event_announces_the_update(desk):
