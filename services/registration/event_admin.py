@@ -6,6 +6,7 @@ event.updated (with its status: published, unpublished or cancelled), so ticketi
 keep their copies in step. Another organisation's event answers exactly like a missing one.
 """
 
+from copy import deepcopy
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -52,6 +53,38 @@ def update_event(tx: Transaction, organiser: Principal, event_id: str, fields: d
     if event.status != DRAFT:
         announce_event(tx, "event.updated", event)
     return event
+
+
+COPY_SUFFIX = " (copy)"
+
+
+def duplicate_event(tx: Transaction, organiser: Principal, event_id: str) -> Event:
+    """A new draft with the event's fields, ticket types, sessions and questions (none of its
+    registrations), its title suffixed " (copy)"."""
+    original = organiser_event(tx.session, organiser, event_id)
+    title = original.title[: 200 - len(COPY_SUFFIX)] + COPY_SUFFIX
+    copy = Event(status=DRAFT, **_set_up_fields(original, "status", "title"), title=title)
+    tx.session.add(copy)
+    tx.session.flush()  # the copy's id, for its ticket types, sessions and questions
+    for rows in (
+        ticket_types_of(tx.session, event_id),
+        time_slots_of(tx.session, event_id),
+        questions_of(tx.session, event_id),
+    ):
+        for row in rows:
+            tx.session.add(type(row)(**_set_up_fields(row), event_id=copy.id))
+    return copy
+
+
+def _set_up_fields(row, *skip: str) -> dict:
+    """What the organiser set up on a row: its columns but its id, its event, what
+    registrations and time wrote, and those named in `skip`."""
+    own = {"id", "event_id", "created_at", "confirmed_count", "personal_data_erased_at"}
+    return {
+        column.key: deepcopy(getattr(row, column.key))
+        for column in row.__table__.columns
+        if column.key not in own.union(skip)
+    }
 
 
 def publish_event(tx: Transaction, organiser: Principal, event_id: str) -> Event:

@@ -107,6 +107,10 @@ def update_event(uow: UnitOfWork, organiser: Principal, event_id: str, fields: d
     return uow.run(event_admin.update_event, organiser, event_id, fields)
 
 
+def duplicate_event(uow: UnitOfWork, organiser: Principal, event_id: str) -> Event:
+    return uow.run(event_admin.duplicate_event, organiser, event_id)
+
+
 def publish_event(uow: UnitOfWork, organiser: Principal, event_id: str) -> Event:
     return uow.run(event_admin.publish_event, organiser, event_id)
 
