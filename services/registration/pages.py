@@ -3,6 +3,8 @@ language. Routes only: forms are read into the API's own schemas and handed to t
 service functions the API calls; domain errors come back as messages beside their fields."""
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -10,6 +12,7 @@ from babel.dates import format_date, format_time, get_datetime_format
 from flask import (
     Blueprint,
     Response,
+    abort,
     g,
     make_response,
     redirect,
@@ -18,18 +21,21 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale, gettext, ngettext
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
+from werkzeug.datastructures import MultiDict
 
 from services.registration import schemas, service
 from services.registration.models import (
     CATEGORIES,
+    CHOICE,
     CONSENT,
     LIVE,
     MULTIPLE_CHOICE,
     STATUSES,
+    TEXT,
     YES_NO,
 )
-from services.registration.wording import localised
+from services.registration.wording import DEFAULT_LANGUAGE, localised
 from shared.auth import ATTENDEES, MANAGE, new_token
 from shared.browser_sessions import BrowserSessions, SignInForm
 from shared.errors import Conflict, DomainError, InvalidRequest, NotFound
@@ -306,8 +312,19 @@ def _by_form_field(messages: dict, path: tuple = ()):
         if isinstance(value, dict):
             yield from _by_form_field(value, (*path, key))
         else:
-            field = f"answer-{key}" if path == ("answers",) else key
-            yield field, value[0] if isinstance(value, list) else value
+            yield _form_field((*path, key)), value[0] if isinstance(value, list) else value
+
+
+def _form_field(path: tuple) -> str:
+    """The form field of an error's place in the API's body: answers.<id> is answer-<id>,
+    translations.<language>.<text> is <text>-<language>, an item of a list is the list's
+    field, anything else its own name."""
+    path = tuple(key for key in path if not isinstance(key, int))
+    if path[0] == "answers":
+        return f"answer-{path[1]}"
+    if path[0] == "translations" and len(path) == 3:
+        return f"{path[2]}-{path[1]}"
+    return path[-1]
 
 
 # --- organisers -----------------------------------------------------------------------------
@@ -492,11 +509,6 @@ def _event_form_errors(messages: dict) -> dict[str, str]:
 def _event_form(form, timezone: str) -> dict:
     """The new-event form in the shape of the API's EventCreate; local times are read in the
     event's time zone."""
-    translations = {
-        locale: {"title": form[f"title-{locale}"].strip()}
-        for locale in LANGUAGE_NAMES
-        if form.get(f"title-{locale}", "").strip()
-    }
     return {
         "title": form.get("title", ""),
         "starts_at": _local_time(form.get("starts_at"), timezone),
@@ -504,7 +516,7 @@ def _event_form(form, timezone: str) -> dict:
         "timezone": timezone,
         "venue": form.get("venue", ""),
         "categories": form.getlist("categories"),
-        "translations": translations,
+        "translations": _translations(form, ("title",)),
     }
 
 
@@ -534,6 +546,7 @@ def organiser_event(event_id):
         where=where,
         kept=_filter_arguments(where),
         statuses=STATUSES,
+        question_kinds=question_kind_names(),
         done=request.args.get("done"),
     )
 
@@ -671,6 +684,521 @@ def organiser_confirm_erase(registration_id):
         confirm=gettext("Erase personal data"),
         kept=_filter_arguments(_registration_filter(request.args)),
     )
+
+
+# --- setting an event up: its details, ticket types, sessions and questions -----------------
+# Each is a form on a page of its own, linked from the event's page: the values as they are,
+# what was typed kept when something is wrong, each mistake said beside its field.
+
+OTHER_LANGUAGES = tuple(code for code in LANGUAGE_NAMES if code != DEFAULT_LANGUAGE)
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One field of a set-up form, as organiser_form.html draws it. `kind`: text, textarea,
+    number, datetime-local, select, checkbox or checkboxes; `choices`: (value, label) of a
+    select or checkboxes."""
+
+    name: str
+    label: str
+    kind: str = "text"
+    hint: str | None = None
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SetUpForm:
+    """A set-up form: its fields, how the typed form becomes the API's body (local times read
+    in `timezone`), and what to say beside a field the schema refuses."""
+
+    fields: list[FormField]
+    read: Callable[[MultiDict, str], dict]
+    friendly: dict[str, str]
+
+
+def _in_other_languages(text: str, kind: str = "text") -> list[FormField]:
+    """The fields of `text` (title, description, name, venue, label, options) in the other
+    languages, Traditional Chinese first as LANGUAGE_NAMES has them."""
+    labels = {
+        "title": (
+            gettext("Title in Traditional Chinese (optional)"),
+            gettext("Title in Simplified Chinese (optional)"),
+        ),
+        "description": (
+            gettext("Description in Traditional Chinese (optional)"),
+            gettext("Description in Simplified Chinese (optional)"),
+        ),
+        "name": (
+            gettext("Name in Traditional Chinese (optional)"),
+            gettext("Name in Simplified Chinese (optional)"),
+        ),
+        "venue": (
+            gettext("Venue in Traditional Chinese (optional)"),
+            gettext("Venue in Simplified Chinese (optional)"),
+        ),
+        "label": (
+            gettext("Question in Traditional Chinese (optional)"),
+            gettext("Question in Simplified Chinese (optional)"),
+        ),
+        "options": (
+            gettext("Options in Traditional Chinese, in the same order (optional)"),
+            gettext("Options in Simplified Chinese, in the same order (optional)"),
+        ),
+    }[text]
+    return [
+        FormField(f"{text}-{code}", label, kind)
+        for code, label in zip(OTHER_LANGUAGES, labels, strict=True)
+    ]
+
+
+def _event_form_fields() -> SetUpForm:
+    return SetUpForm(
+        [
+            FormField("title", gettext("Title")),
+            *_in_other_languages("title"),
+            FormField("description", gettext("Description (optional)"), "textarea"),
+            *_in_other_languages("description", "textarea"),
+            FormField("venue", gettext("Venue")),
+            *_in_other_languages("venue"),
+            FormField(
+                "timezone",
+                gettext("Time zone"),
+                "select",
+                choices=tuple((zone, zone) for zone in TIME_ZONES),
+            ),
+            FormField("starts_at", gettext("Starts (local time)"), "datetime-local"),
+            FormField("ends_at", gettext("Ends (local time)"), "datetime-local"),
+            FormField(
+                "categories",
+                gettext("Categories"),
+                "checkboxes",
+                choices=tuple((category, category_name(category)) for category in CATEGORIES),
+            ),
+            FormField(
+                "early_entry_minutes",
+                gettext("Early entry (minutes)"),
+                "number",
+                gettext("Tickets open the door from this many minutes before the start."),
+            ),
+            FormField(
+                "waitlist_claim_minutes",
+                gettext("Time to claim a freed place (minutes, optional)"),
+                "number",
+                gettext(
+                    "Empty: a freed place goes to the next on the waiting list at once. A "
+                    "number: it is offered to them, to claim within this many minutes."
+                ),
+            ),
+            FormField(
+                "retention_days",
+                gettext("Keep personal data for (days after the event, optional)"),
+                "number",
+                gettext(
+                    "Empty: kept until you erase it. A number: names, email addresses and "
+                    "answers are erased this many days after the event ends."
+                ),
+            ),
+        ],
+        _event_change_form,
+        {
+            "title": gettext("Enter a title (at most 200 characters)."),
+            **{f"title-{code}": gettext("Use at most 200 characters.") for code in OTHER_LANGUAGES},
+            "description": gettext("Use at most 5,000 characters."),
+            **{
+                f"description-{code}": gettext("Use at most 5,000 characters.")
+                for code in OTHER_LANGUAGES
+            },
+            "venue": gettext("Enter the venue in at most 200 characters."),
+            **{f"venue-{code}": gettext("Use at most 200 characters.") for code in OTHER_LANGUAGES},
+            "timezone": gettext("Choose a time zone from the list."),
+            "starts_at": gettext("Enter the start as a date and time."),
+            "ends_at": gettext("Enter the end as a date and time."),
+            "early_entry_minutes": gettext("Enter a whole number of minutes from 0 to 1440."),
+            "waitlist_claim_minutes": gettext(
+                "Leave it empty, or enter a whole number of minutes from 1 to 43200."
+            ),
+            "retention_days": gettext(
+                "Leave it empty, or enter a whole number of days from 0 to 3650."
+            ),
+        },
+    )
+
+
+def _event_change_form(form, timezone: str) -> dict:
+    """The event's form in the shape of the API's EventChange; local times are read in the
+    time zone chosen on the form."""
+    chosen = form.get("timezone")
+    return {
+        **_event_form(form, chosen if chosen in TIME_ZONES else timezone),
+        "timezone": chosen or "",
+        "description": form.get("description", ""),
+        "translations": _translations(form, ("title", "description", "venue")),
+        "early_entry_minutes": _whole_number(form.get("early_entry_minutes")),
+        "waitlist_claim_minutes": _optional_number(form.get("waitlist_claim_minutes")),
+        "retention_days": _optional_number(form.get("retention_days")),
+    }
+
+
+def _ticket_type_form_fields() -> SetUpForm:
+    return SetUpForm(
+        [
+            FormField("name", gettext("Name")),
+            *_in_other_languages("name"),
+            FormField("quota", gettext("Places"), "number"),
+            FormField(
+                "sales_opens_at",
+                gettext("Sales open (local time, optional)"),
+                "datetime-local",
+                gettext("Empty: when the event is published."),
+            ),
+            FormField(
+                "sales_closes_at",
+                gettext("Sales close (local time, optional)"),
+                "datetime-local",
+                gettext("Empty: when the event ends."),
+            ),
+            FormField(
+                "per_order_limit",
+                gettext("Registrations per email address (optional)"),
+                "number",
+                gettext("Empty: no limit."),
+            ),
+            FormField(
+                "requires_approval",
+                gettext("Each registration waits for an organiser's approval"),
+                "checkbox",
+            ),
+        ],
+        lambda form, timezone: {
+            "name": form.get("name", ""),
+            "translations": _translations(form, ("name",)),
+            "quota": _whole_number(form.get("quota")),
+            "sales_opens_at": _optional_time(form.get("sales_opens_at"), timezone),
+            "sales_closes_at": _optional_time(form.get("sales_closes_at"), timezone),
+            "per_order_limit": _optional_number(form.get("per_order_limit")),
+            "requires_approval": "requires_approval" in form,
+        },
+        {
+            "name": gettext("Name the ticket type (at most 120 characters)."),
+            **{f"name-{code}": gettext("Use at most 120 characters.") for code in OTHER_LANGUAGES},
+            "quota": gettext("Enter the number of places as a whole number."),
+            "sales_opens_at": gettext("Leave it empty, or enter a date and time."),
+            "sales_closes_at": gettext("Leave it empty, or enter a date and time."),
+            "per_order_limit": gettext("Leave it empty, or enter a whole number from 1 to 1000."),
+        },
+    )
+
+
+def _time_slot_form_fields() -> SetUpForm:
+    return SetUpForm(
+        [
+            FormField("title", gettext("Title")),
+            *_in_other_languages("title"),
+            FormField("starts_at", gettext("Starts (local time)"), "datetime-local"),
+            FormField("ends_at", gettext("Ends (local time)"), "datetime-local"),
+            FormField("capacity", gettext("Seats"), "number"),
+        ],
+        lambda form, timezone: {
+            "title": form.get("title", ""),
+            "translations": _translations(form, ("title",)),
+            "starts_at": _local_time(form.get("starts_at"), timezone),
+            "ends_at": _local_time(form.get("ends_at"), timezone),
+            "capacity": _whole_number(form.get("capacity")),
+        },
+        {
+            "title": gettext("Enter a title (at most 200 characters)."),
+            **{f"title-{code}": gettext("Use at most 200 characters.") for code in OTHER_LANGUAGES},
+            "starts_at": gettext("Enter the start as a date and time."),
+            "ends_at": gettext("Enter the end as a date and time."),
+            "capacity": gettext("Enter the number of seats as a whole number."),
+        },
+    )
+
+
+def question_kind_names() -> dict[str, str]:
+    return {
+        TEXT: gettext("Text"),
+        CHOICE: gettext("One choice"),
+        MULTIPLE_CHOICE: gettext("Several choices"),
+        YES_NO: gettext("Yes or no"),
+        CONSENT: gettext("Consent (a box to tick)"),
+    }
+
+
+def _question_form_fields(new: bool) -> SetUpForm:
+    """A question's form; its kind is chosen when it is added and stays."""
+    kind = FormField(
+        "kind", gettext("Kind"), "select", choices=tuple(question_kind_names().items())
+    )
+    options_error = gettext("Enter at most 50 options, one a line, each at most 200 characters.")
+    return SetUpForm(
+        [
+            *([kind] if new else []),
+            FormField(
+                "label",
+                gettext("Question"),
+                "textarea",
+                gettext("For a consent, the text the attendee agrees to."),
+            ),
+            *_in_other_languages("label", "textarea"),
+            FormField(
+                "options",
+                gettext("Options (choices only)"),
+                "textarea",
+                gettext("One a line."),
+            ),
+            *_in_other_languages("options", "textarea"),
+            FormField(
+                "required",
+                gettext("An answer is required (for a consent: it must be given)"),
+                "checkbox",
+            ),
+        ],
+        lambda form, timezone: {
+            **({"kind": form.get("kind", "")} if new else {}),
+            "label": form.get("label", ""),
+            "options": _lines(form.get("options")),
+            "required": "required" in form,
+            "translations": _translations(form, ("label", "options")),
+        },
+        {
+            "kind": gettext("Choose a kind of question."),
+            "label": gettext("Enter the question (at most 2,000 characters)."),
+            **{
+                f"label-{code}": gettext("Use at most 2,000 characters.")
+                for code in OTHER_LANGUAGES
+            },
+            "options": options_error,
+            **{f"options-{code}": options_error for code in OTHER_LANGUAGES},
+        },
+    )
+
+
+def _translations(form, texts: tuple[str, ...]) -> dict:
+    """The texts filled in for the other languages (title-zh_Hant_HK...), in the API's shape;
+    options are one a line."""
+    found = {}
+    for code in OTHER_LANGUAGES:
+        for text in texts:
+            value = form.get(f"{text}-{code}", "").strip()
+            if value:
+                found.setdefault(code, {})[text] = _lines(value) if text == "options" else value
+    return found
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _optional_number(text: str | None):
+    return None if not (text or "").strip() else _whole_number(text)
+
+
+def _optional_time(text: str | None, timezone: str):
+    return None if not (text or "").strip() else _local_time(text, timezone)
+
+
+def _form_values(row, fields: list[FormField], timezone: str) -> MultiDict:
+    """A row's values as its form shows them: local times in `timezone`, lists one a line."""
+    values = MultiDict()
+    for spec in fields:
+        text, _, code = spec.name.partition("-")
+        value = (row.translations or {}).get(code, {}).get(text) if code else getattr(row, text)
+        if spec.kind == "checkboxes":
+            values.setlist(spec.name, value)
+        elif spec.kind == "checkbox":
+            if value:
+                values[spec.name] = "on"
+        elif isinstance(value, datetime):
+            values[spec.name] = _local_input(value, timezone)
+        elif isinstance(value, list):
+            values[spec.name] = "\n".join(value)
+        elif value is not None:
+            values[spec.name] = str(value)
+    return values
+
+
+def _local_input(moment: datetime, timezone: str) -> str:
+    """A moment as a datetime-local field shows it, in the event's time zone."""
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(ZoneInfo(timezone))
+    return local.strftime("%Y-%m-%dT%H:%M")
+
+
+def _set_up_page(event, heading: str, form: SetUpForm, values, schema: Schema, save):
+    """GET: the form showing `values`; POST: the typed form read into `schema` and handed to
+    `save`, then back to the event's page; a mistake is said beside its field, what was
+    typed kept. Who may not change anything reads the values on the event's page."""
+    back = url_for("pages.organiser_event", event_id=event.id)
+    if not g.may_change:
+        return redirect(back, 303)
+    errors = {}
+    if request.method == "POST":
+        values = request.form
+        try:
+            save(schema.load(form.read(values, event.timezone)))
+            return redirect(url_for("pages.organiser_event", event_id=event.id, done="saved"), 303)
+        except ValidationError as error:
+            errors = _in_words(error.messages, form.friendly)
+        except (InvalidRequest, Conflict) as error:
+            errors = _domain_errors(error)
+    page = render_template(
+        "organiser_form.html",
+        event=event,
+        heading=heading,
+        fields=form.fields,
+        form=values,
+        errors=errors,
+    )
+    return page, 422 if errors else 200
+
+
+def _event_to_set_up(event_id):
+    with _session() as session:
+        return service.organiser_event(session, g.principal, str(event_id))
+
+
+def _part_of(event, rows: str, row_id) -> object:
+    """The event's ticket type, session or question of that id (404 if it has none)."""
+    found = [row for row in getattr(event, rows) if row.id == str(row_id)]
+    if not found:
+        abort(404)
+    return found[0]
+
+
+SET_UP = ["GET", "POST"]
+
+
+@blueprint.route("/organiser/events/<uuid:event_id>/details", methods=SET_UP)
+@organiser_page
+def organiser_event_details(event_id):
+    event = _event_to_set_up(event_id)
+    form = _event_form_fields()
+    return _set_up_page(
+        event,
+        gettext("The event's details"),
+        form,
+        _form_values(event, form.fields, event.timezone),
+        schemas.EventChange(),
+        lambda fields: service.update_event(_uow(), g.principal, event.id, fields),
+    )
+
+
+@dataclass(frozen=True)
+class EventPart:
+    """Ticket types, sessions or questions: where the event keeps them (`rows`), the headings
+    of their forms (to add one, to change one), the form (given whether it adds one), the
+    schemas and the service functions (to add, to change)."""
+
+    rows: str
+    headings: Callable[[], tuple[str, str]]
+    form: Callable[[bool], SetUpForm]
+    schemas: tuple[type[Schema], type[Schema]]
+    add: Callable
+    change: Callable
+
+
+EVENT_PARTS = {
+    "ticket-types": EventPart(
+        "ticket_types",
+        lambda: (gettext("New ticket type"), gettext("Change the ticket type")),
+        lambda new: _ticket_type_form_fields(),
+        (schemas.TicketTypeCreate, schemas.TicketTypeChange),
+        service.add_ticket_type,
+        service.update_ticket_type,
+    ),
+    "sessions": EventPart(
+        "sessions",
+        lambda: (gettext("New session"), gettext("Change the session")),
+        lambda new: _time_slot_form_fields(),
+        (schemas.TimeSlotCreate, schemas.TimeSlotChange),
+        service.add_time_slot,
+        service.update_time_slot,
+    ),
+    "questions": EventPart(
+        "questions",
+        lambda: (gettext("New question"), gettext("Change the question")),
+        _question_form_fields,
+        (schemas.QuestionCreate, schemas.QuestionChange),
+        service.add_question,
+        service.update_question,
+    ),
+}
+PART = '<any("ticket-types", "sessions", "questions"):part>'
+
+
+@blueprint.route(f"/organiser/events/<uuid:event_id>/{PART}/new", methods=SET_UP)
+@organiser_page
+def organiser_new_part(event_id, part):
+    event, kind = _event_to_set_up(event_id), EVENT_PARTS[part]
+    return _set_up_page(
+        event,
+        kind.headings()[0],
+        kind.form(True),
+        MultiDict(),
+        kind.schemas[0](),
+        lambda fields: kind.add(_uow(), g.principal, event.id, fields),
+    )
+
+
+@blueprint.route(f"/organiser/events/<uuid:event_id>/{PART}/<uuid:part_id>", methods=SET_UP)
+@organiser_page
+def organiser_part(event_id, part, part_id):
+    event, kind = _event_to_set_up(event_id), EVENT_PARTS[part]
+    row, form = _part_of(event, kind.rows, part_id), kind.form(False)
+    return _set_up_page(
+        event,
+        kind.headings()[1],
+        form,
+        _form_values(row, form.fields, event.timezone),
+        kind.schemas[1](),
+        lambda fields: kind.change(_uow(), g.principal, row.id, fields),
+    )
+
+
+@blueprint.get("/organiser/events/<uuid:event_id>/questions/<uuid:question_id>/remove")
+@organiser_page
+def organiser_confirm_remove_question(event_id, question_id):
+    event = _event_to_set_up(event_id)
+    question = _part_of(event, "questions", question_id)
+    return render_template(
+        "organiser_confirm.html",
+        event=event,
+        question=gettext(
+            "Stop asking “%(question)s”?",
+            question=localised(question.label, question.translations, str(get_locale()), "label"),
+        ),
+        consequences=[
+            gettext("The registration form no longer asks it."),
+            gettext("Answers already given stay with their registrations and in the CSV."),
+        ],
+        action=url_for(
+            "pages.organiser_remove_question", event_id=event.id, question_id=question.id
+        ),
+        confirm=gettext("Remove the question"),
+        kept={},
+    )
+
+
+@blueprint.post("/organiser/events/<uuid:event_id>/questions/<uuid:question_id>/remove")
+@organiser_page
+def organiser_remove_question(event_id, question_id):
+    service.remove_question(_uow(), g.principal, str(question_id))
+    return redirect(url_for("pages.organiser_event", event_id=event_id, done="removed"), 303)
+
+
+@blueprint.post("/organiser/events/<uuid:event_id>/duplicate")
+@organiser_page
+def organiser_duplicate_event(event_id):
+    copy = service.duplicate_event(_uow(), g.principal, str(event_id))
+    return redirect(url_for("pages.organiser_event", event_id=copy.id, done="duplicated"), 303)
+
+
+@blueprint.get("/organiser/events/<uuid:event_id>/preview")
+@organiser_page
+def organiser_preview(event_id):
+    """The public page of the event as it is now, published or not, its form sending nothing."""
+    event = _event_to_set_up(event_id)
+    return render_template("organiser_preview.html", event=event, form={}, errors={}, key="")
 
 
 def _uuid_or_none(text: str | None) -> str | None:
