@@ -9,6 +9,7 @@ thousand connections that send nothing, or a byte at a time, hold no thread and 
 still answered at once.
 """
 
+import faulthandler
 import logging
 import resource
 import threading
@@ -32,6 +33,8 @@ access_log = logging.getLogger("loopgate.access")
 
 # How long a stop waits for the requests in progress to finish.
 STOP_SECONDS = 5
+# Longer than a clean stop ever takes: the drain, then each worker's threads.
+SLOW_STOP_SECONDS = 15
 CONNECTION_LIMIT = 2000
 WAITRESS_SETTINGS = {
     # Requests run at once: a venue's door devices, and its live dashboards, each holding
@@ -243,4 +246,8 @@ def serve(system: EmbeddedSystem, on_ready=lambda system, url: None) -> None:
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
+        # A stop that hangs says where: every thread's stack, once, if it is still going.
+        faulthandler.dump_traceback_later(SLOW_STOP_SECONDS, exit=False)
         system.stop()
+        faulthandler.cancel_dump_traceback_later()
+        log.info("stopped")

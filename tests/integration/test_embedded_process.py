@@ -15,6 +15,10 @@ from tests.support import free_ports, wait_until
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# A clean stop takes about a second; a loaded CI machine may take many times that.
+STOP_SECONDS = 60
+
+
 class RunningLoopgate:
     def __init__(self, data_dir: Path, port: int):
         self.output = data_dir / f"run-{port}.log"
@@ -35,8 +39,15 @@ class RunningLoopgate:
 
     def interrupt(self) -> int:
         self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(30)
-        self._log.close()
+        try:
+            code = self.process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            # What it was doing: its log ends with every thread's stack (shared/embedded.py).
+            log = self.output.read_text()[-20000:]
+            raise AssertionError(f"loopgate run did not stop:\n{log}") from None
+        finally:
+            self._log.close()
         return code
 
 
