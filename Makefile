@@ -30,9 +30,12 @@ distributed: install
 system-packages:
 	@deploy/system-packages.sh
 
-## test: unit, contract, integration (RabbitMQ + PostgreSQL) and end-to-end tests
+## test: unit, contract, integration (RabbitMQ + PostgreSQL) and end-to-end tests; those
+## that need neither RabbitMQ nor PostgreSQL in parallel (pytest-xdist), then the others one
+## at a time (they share the distributed system's databases and queues: tests/conftest.py)
 test: install system-packages
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not integration" -n auto
+	$(BIN)/pytest -m integration
 
 ## fuzz: schemathesis against each service's OpenAPI document on an embedded Loopgate
 ## (tests/fuzz; LOOPGATE_FUZZ_EXAMPLES cases per operation, default 150; LOOPGATE_FUZZ_SEED replays)

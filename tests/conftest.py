@@ -39,3 +39,17 @@ def embedded(tmp_path):
 
     with embedded_loopgate(tmp_path) as flow:
         yield flow
+
+
+# Tests that use the local RabbitMQ or PostgreSQL (the distributed system's fixed databases
+# and queues among them) run one at a time, after the rest (`make test`); the rest run in
+# parallel. The mark follows the fixtures, so that no such test can run in parallel by
+# forgetting it.
+SHARED_SERVICES = {"rabbitmq_url", "postgres_url", "distributed"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SHARED_SERVICES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
