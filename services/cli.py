@@ -205,10 +205,15 @@ def _dead_letters(settings, args) -> int:
 
 
 def _stop_on_sigterm() -> None:
+    """SIGTERM and SIGINT both stop a run cleanly. SIGINT explicitly too: a process started
+    in the background of a shell script inherits SIGINT ignored, and Python then never turns
+    it into KeyboardInterrupt, so Ctrl-C (or a supervisor's SIGINT) would do nothing."""
+
     def interrupt(*_):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 COMMANDS = {
