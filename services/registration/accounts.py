@@ -50,6 +50,7 @@ from shared.db import Transaction
 from shared.errors import N_, Conflict, Forbidden, Gone, InvalidRequest, NotFound
 from shared.identity import (
     PERSONAL,
+    SESSION,
     AccessClaims,
     new_identity_key,
     new_token_id,
@@ -207,7 +208,8 @@ def accept_invitation(
             person_id=person.id,
             role=invitation.role,
             event_ids=invitation.event_ids,
-            version=1,
+            # Version 1 once announced.
+            version=0,
         )
         tx.session.add(member)
     else:  # a member removed before, invited again
@@ -216,10 +218,8 @@ def accept_invitation(
             invitation.event_ids,
             None,
         )
-        member.version += 1
     invitation.accepted_at = now
-    tx.session.flush()
-    _announce(tx, member)
+    _changed(tx, member)
     return _team_member(member, person)
 
 
@@ -250,6 +250,14 @@ def sign_in(
     if _hasher.check_needs_rehash(person.password_hash):
         person.password_hash = _hasher.hash(password)
     now = datetime.now(UTC)
+    claims, token = _signed_token(tx, member, now, now + SIGN_IN_LIFETIME, SESSION)
+    return SignedIn(token, claims.expires_at, member.id, member.organisation_id)
+
+
+def _signed_token(
+    tx: Transaction, member: Member, now: datetime, expires_at: datetime | None, kind: str
+) -> tuple[AccessClaims, str]:
+    """An access token of `kind` for the member as they are now, signed with the identity key."""
     claims = AccessClaims(
         token_id=new_token_id(),
         member_id=member.id,
@@ -257,11 +265,11 @@ def sign_in(
         role=member.role,
         event_ids=tuple(member.event_ids) if member.event_ids is not None else None,
         issued_at=now,
-        expires_at=now + SIGN_IN_LIFETIME,
+        expires_at=expires_at,
+        kind=kind,
     )
     key_id, private_key = _identity_key(tx)
-    token = sign_access_token(key_id, private_key, claims)
-    return SignedIn(token, claims.expires_at, member.id, member.organisation_id)
+    return claims, sign_access_token(key_id, private_key, claims)
 
 
 def sign_out(tx: Transaction, principal: Principal) -> None:
@@ -284,9 +292,7 @@ def sign_out_everywhere(tx: Transaction, principal: Principal) -> None:
     """Every sign-in of this member ends, in every service, within seconds."""
     member = _own_member(tx.session, principal)
     member.signed_out_at = datetime.now(UTC)
-    member.version += 1
-    tx.session.flush()
-    _announce(tx, member)
+    _changed(tx, member)
 
 
 def publish_identity_key(tx: Transaction) -> str:
@@ -373,9 +379,7 @@ def reset_password(tx: Transaction, box: SecretBox, token: str, password: str) -
     )
     for member in members:
         member.signed_out_at = now
-        member.version += 1
-        tx.session.flush()
-        _announce(tx, member)
+        _changed(tx, member)
     return person.email
 
 
@@ -423,23 +427,11 @@ def create_personal_token(tx: Transaction, principal: Principal, name: str) -> N
     """A token for the member's scripts, with the member's role wherever they are changed."""
     member = _own_member(tx.session, principal)
     now = datetime.now(UTC)
-    claims = AccessClaims(
-        token_id=new_token_id(),
-        member_id=member.id,
-        organisation_id=member.organisation_id,
-        role=member.role,
-        event_ids=tuple(member.event_ids) if member.event_ids is not None else None,
-        issued_at=now,
-        expires_at=None,
-        kind=PERSONAL,
-    )
-    key_id, private_key = _identity_key(tx)
+    claims, token = _signed_token(tx, member, now, None, PERSONAL)
     tx.session.add(
         PersonalToken(id=claims.token_id, member_id=member.id, name=name, created_at=now)
     )
-    return NewPersonalToken(
-        claims.token_id, name, sign_access_token(key_id, private_key, claims), now
-    )
+    return NewPersonalToken(claims.token_id, name, token, now)
 
 
 def personal_tokens(session: Session, principal: Principal) -> list[PersonalToken]:
@@ -496,9 +488,7 @@ def change_member(
         if event_ids is not None:
             _check_events(tx.session, member.organisation_id, event_ids)
         member.event_ids = sorted(event_ids) if event_ids is not None else None
-    member.version += 1
-    tx.session.flush()
-    _announce(tx, member)
+    _changed(tx, member)
     return _team_member(member, person)
 
 
@@ -509,13 +499,14 @@ def remove_member(tx: Transaction, principal: Principal, member_id: str) -> None
     if member.role == OWNER:
         _keep_an_owner(tx.session, member)
     member.removed_at = datetime.now(UTC)
+    _changed(tx, member)
+
+
+def _changed(tx: Transaction, member: Member) -> None:
+    """A membership changed: its next version goes to the other services as member.changed,
+    and to registration's own copy."""
     member.version += 1
     tx.session.flush()
-    _announce(tx, member)
-
-
-def _announce(tx: Transaction, member: Member) -> None:
-    """member.changed to the other services, and the same change to registration's copy."""
     state = {
         "member_id": member.id,
         "organisation_id": member.organisation_id,
