@@ -15,9 +15,9 @@ from collections.abc import Callable
 from functools import wraps
 from ipaddress import ip_address
 
-from flask import Response, abort, g, redirect, request, url_for
+from flask import Response, abort, g, make_response, redirect, render_template, request, url_for
 
-from shared.auth import Principal, secrets_equal
+from shared.auth import Principal, new_token, secrets_equal
 
 CSRF_FIELD = "csrf"
 
@@ -52,8 +52,11 @@ class SignInForm:
     def __init__(self, cookie: str, path: str):
         self.cookie, self.path = cookie, path
 
-    def offer(self, response: Response, token: str) -> Response:
-        """Give `response` (a page showing the form with `token`) the matching cookie."""
+    def page(self, template: str, status: int, headers: dict | None = None, **context) -> Response:
+        """The page showing the form, its token as `csrf`, and the cookie that matches it."""
+        token = new_token()
+        page = render_template(template, csrf=token, **context)
+        response = make_response(page, status, headers or {})
         response.set_cookie(self.cookie, token, path=self.path, **cookie_flags())
         return response
 

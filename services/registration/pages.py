@@ -14,7 +14,6 @@ from flask import (
     Response,
     abort,
     g,
-    make_response,
     redirect,
     render_template,
     request,
@@ -36,7 +35,7 @@ from services.registration.models import (
     YES_NO,
 )
 from services.registration.wording import DEFAULT_LANGUAGE, localised
-from shared.auth import ATTENDEES, MANAGE, new_token
+from shared.auth import ATTENDEES, MANAGE
 from shared.browser_sessions import BrowserSessions, SignInForm
 from shared.errors import Conflict, DomainError, InvalidRequest, NotFound
 from shared.http import current_runtime, failed_authentications, page_url, problem
@@ -418,11 +417,9 @@ def _sign_in_page(
     email: str = "",
     asks_code: bool = False,
 ) -> Response:
-    form_token = new_token()
-    page = render_template(
-        "organiser_login.html", error=error, csrf=form_token, email=email, asks_code=asks_code
+    return sign_in_form.page(
+        "organiser_login.html", status, headers, error=error, email=email, asks_code=asks_code
     )
-    return sign_in_form.offer(make_response(page, status, headers or {}), form_token)
 
 
 @blueprint.post("/organiser/logout")

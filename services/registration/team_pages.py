@@ -13,7 +13,7 @@ from qrcode.image.svg import SvgPathImage
 
 from services.registration import schemas, service
 from services.registration.pages import domain_error_on_a_page, organiser_page, organisers
-from shared.auth import MEMBER_ROLES, OWNER, TEAM, new_token
+from shared.auth import MEMBER_ROLES, OWNER, TEAM
 from shared.browser_sessions import SignInForm
 from shared.errors import DomainError, Gone, InvalidRequest, NotFound
 from shared.http import current_runtime
@@ -50,20 +50,9 @@ def accept_invitation(token):
     if not invitation_form.sent_back():
         message = gettext("The form had expired. Please try again.")
         return _invitation_page(token, request.form, {"form": message}, 400)
-    errors = {}
-    if request.form.get("password") != request.form.get("password_again"):
-        errors["password_again"] = gettext("Type the same password twice.")
-    try:
-        fields = schemas.InvitationAccept().load(
-            {"name": request.form.get("name", ""), "password": request.form.get("password", "")}
-        )
-    except ValidationError as error:
-        errors |= {
-            field: gettext("Enter your name (at most 200 characters).")
-            if field == "name"
-            else gettext("Use 10 to 200 characters.")
-            for field in error.messages
-        }
+    fields, errors = _chosen_password(
+        schemas.InvitationAccept(), {"name": request.form.get("name", "")}
+    )
     if errors:
         return _invitation_page(token, request.form, errors, 422)
     try:
@@ -82,17 +71,15 @@ def _invitation_page(token: str, form, errors: dict, status: int):
             page = render_template("error.html", message=gettext(closed.detail))
             return page, closed.status
         organisation = service.organisation_of(session, invited)
-    form_token = new_token()
-    page = render_template(
+    return invitation_form.page(
         "invitation.html",
+        status,
         invited=invited,
         organisation=organisation,
         role=role_names()[invited.role],
         form=form,
         errors=errors,
-        csrf=form_token,
     )
-    return invitation_form.offer(make_response(page, status), form_token)
 
 
 # --- a forgotten password -----------------------------------------------------------------
@@ -123,9 +110,7 @@ def request_password_reset():
 
 
 def _reset_request_page(errors: dict, status: int):
-    form_token = new_token()
-    page = render_template("password_reset_request.html", errors=errors, csrf=form_token)
-    return reset_form.offer(make_response(page, status), form_token)
+    return reset_form.page("password_reset_request.html", status, errors=errors)
 
 
 @blueprint.get("/organiser/password-resets/<token>")
@@ -139,18 +124,30 @@ def choose_new_password(token):
         return _new_password_page(
             token, {"form": gettext("The form had expired. Please try again.")}, 400
         )
-    errors = {}
-    if request.form.get("password") != request.form.get("password_again"):
-        errors["password_again"] = gettext("Type the same password twice.")
-    try:
-        fields = schemas.NewPassword().load({"password": request.form.get("password", "")})
-    except ValidationError:
-        errors["password"] = gettext("Use 10 to 200 characters.")
+    fields, errors = _chosen_password(schemas.NewPassword(), {})
     if errors:
         return _new_password_page(token, errors, 422)
     email = service.reset_password(_uow(), token, fields["password"])
     signed_in = service.sign_in(_uow(), email, fields["password"])
     return reset_form.done(_signed_in_or_to_sign_in(signed_in))
+
+
+def _chosen_password(schema, values: dict) -> tuple[dict | None, dict[str, str]]:
+    """A form that chooses a password, typed twice, read with `values` into `schema`: its
+    fields, and what to say beside which field (nothing when all is well)."""
+    password = request.form.get("password", "")
+    errors = {}
+    if password != request.form.get("password_again"):
+        errors["password_again"] = gettext("Type the same password twice.")
+    try:
+        fields = schema.load({**values, "password": password})
+    except ValidationError as error:
+        fields, friendly = None, {"name": gettext("Enter your name (at most 200 characters).")}
+        errors |= {
+            field: friendly.get(field, gettext("Use 10 to 200 characters."))
+            for field in error.messages
+        }
+    return fields, errors
 
 
 def _signed_in_or_to_sign_in(signed_in):
@@ -169,9 +166,7 @@ def _new_password_page(token: str, errors: dict, status: int):
         except (NotFound, Gone) as closed:
             page = render_template("error.html", message=gettext(closed.detail))
             return page, closed.status
-    form_token = new_token()
-    page = render_template("password_new.html", errors=errors, csrf=form_token)
-    return reset_form.offer(make_response(page, status), form_token)
+    return reset_form.page("password_new.html", status, errors=errors)
 
 
 # --- the team -----------------------------------------------------------------------------
@@ -346,7 +341,7 @@ def _team_page(form, errors: dict, status: int, new_token=None):
         new_token=new_token,
         two_step_on=two_step_on,
         events=events,
-        chosen_events=form.getlist("event_ids") if hasattr(form, "getlist") else [],
+        chosen_events=form.getlist("event_ids") if form else [],
     )
     return page, status
 
