@@ -344,14 +344,20 @@ def member_headers(flow: CoreFlow, address: str, password: str = PASSWORD) -> di
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def new_organisation(flow: CoreFlow, name: str, owner_email: str) -> dict:
-    """An organisation whose owner has joined and signed in: the owner's headers."""
+def organisation_invited(flow: CoreFlow, name: str, owner_email: str) -> dict:
+    """An organisation made by the instance's administrator, its owner invited by mail."""
     created = flow.post(
         "/api/registration/organisations",
         json={"name": name, "owner": {"name": "Owner", "email": owner_email}},
         headers=flow.organiser,
     )
     assert created.status_code == 201, created.text
+    return created.json()
+
+
+def new_organisation(flow: CoreFlow, name: str, owner_email: str) -> dict:
+    """An organisation whose owner has joined and signed in: the owner's headers."""
+    organisation_invited(flow, name, owner_email)
     assert accept(flow, invitation_token(flow, owner_email), "Olive Owner").status_code == 201
     return member_headers(flow, owner_email)
 

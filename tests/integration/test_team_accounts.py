@@ -23,6 +23,7 @@ from tests.support import (
     mailed_link_token,
     member_headers,
     new_organisation,
+    organisation_invited,
     send_secure_cookies_over_http,
     wait_until,
 )
@@ -93,11 +94,7 @@ def test_an_owner_joins_from_the_mailed_invitation_and_works_in_every_service(sh
 
 def test_an_invitation_opens_once_and_an_altered_one_never(embedded):
     address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
-    embedded.post(
-        "/api/registration/organisations",
-        json={"name": "Kowloon Labs", "owner": {"name": "O", "email": address}},
-        headers=embedded.organiser,
-    )
+    organisation_invited(embedded, "Kowloon Labs", address)
     token = invitation_token(embedded, address)
     altered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
 
@@ -285,11 +282,7 @@ def joined_in_a_browser(flow: CoreFlow, address: str, name: str) -> requests.Ses
 
 def test_an_owner_joins_and_invites_a_door_member_from_the_pages(embedded):
     address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
-    embedded.post(
-        "/api/registration/organisations",
-        json={"name": "Harbour Lights", "owner": {"name": "O", "email": address}},
-        headers=embedded.organiser,
-    )
+    organisation_invited(embedded, "Harbour Lights", address)
     owner = joined_in_a_browser(embedded, address, "Olive Owner")
     team = owner.get(embedded.url("/organiser/team"))
     assert team.status_code == 200 and "Olive Owner" in team.text
@@ -315,11 +308,7 @@ def test_an_owner_joins_and_invites_a_door_member_from_the_pages(embedded):
 
 def test_a_wrong_password_twice_or_a_short_one_is_said_beside_its_field(embedded):
     address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
-    embedded.post(
-        "/api/registration/organisations",
-        json={"name": "Harbour Lights", "owner": {"name": "O", "email": address}},
-        headers=embedded.organiser,
-    )
+    organisation_invited(embedded, "Harbour Lights", address)
     browser = requests.Session()
     path = f"/organiser/invitations/{invitation_token(embedded, address)}"
     form = browser.get(embedded.url(path))
@@ -335,11 +324,7 @@ def test_a_wrong_password_twice_or_a_short_one_is_said_beside_its_field(embedded
 
 def test_a_used_invitation_page_says_so(embedded):
     address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
-    embedded.post(
-        "/api/registration/organisations",
-        json={"name": "Harbour Lights", "owner": {"name": "O", "email": address}},
-        headers=embedded.organiser,
-    )
+    organisation_invited(embedded, "Harbour Lights", address)
     token = invitation_token(embedded, address)
     joined_in_a_browser(embedded, address, "Olive")
     again = requests.get(embedded.url(f"/organiser/invitations/{token}"), timeout=30)
