@@ -52,12 +52,12 @@ bench: install
 	$(BIN)/python bench/idle_memory.py
 	$(BIN)/python bench/summary.py
 
-## translations: extract each service's texts (services/*/translations/babel.cfg), merge them
+## translations: extract each service's texts and those of shared/templates (services/*/translations/babel.cfg), merge them
 ## into its zh_Hant_HK and zh_Hans_CN catalogues, and compile those (commit .po and .mo)
 translations: install
 	@for dir in services/*/translations; do \
 		service=$${dir%/translations}; \
-		$(BIN)/pybabel -q extract -F $$dir/babel.cfg -o $$dir/messages.pot $$service || exit 1; \
+		$(BIN)/pybabel -q extract -F $$dir/babel.cfg -o $$dir/messages.pot $$service shared/templates || exit 1; \
 		for locale in zh_Hant_HK zh_Hans_CN; do \
 			if [ -f $$dir/$$locale/LC_MESSAGES/messages.po ]; then \
 				$(BIN)/pybabel -q update -i $$dir/messages.pot -d $$dir -l $$locale || exit 1; \

@@ -14,8 +14,9 @@ import hashlib
 from collections.abc import Callable
 from functools import wraps
 from ipaddress import ip_address
+from urllib.parse import urlencode
 
-from flask import Response, abort, g, make_response, redirect, render_template, request, url_for
+from flask import Response, abort, g, make_response, redirect, render_template, request
 
 from shared.auth import Principal, new_token, secrets_equal
 
@@ -72,23 +73,24 @@ class SignInForm:
 
 
 class BrowserSessions:
-    """The session cookie of one area of pages (its `path`), and the decorator that lets only
-    a signed-in visitor in. `who(session_id)` is the service's lookup: the principal of a live
-    session, else None."""
+    """The session cookie of an area of pages, which may span services (the cookie is sent
+    to every path, its `areas` are the paths of its pages), and the decorator that lets only
+    a signed-in visitor in. `who(session_id)` is the service's lookup: the principal of a
+    live session, else None."""
 
     def __init__(
         self,
         cookie: str,
-        path: str,
-        sign_in_endpoint: str,
+        areas: tuple[str, ...],
+        sign_in_path: str,
         who: Callable[[str], Principal | None],
         changes: frozenset[str] | None = None,
         open_to_all: frozenset[str] = frozenset(),
     ):
         """`changes`: the roles whose forms may change anything (None: every role's); the
         endpoints in `open_to_all` take any signed-in visitor's form (signing out)."""
-        self.cookie, self.path = cookie, path
-        self._sign_in_endpoint, self._who = sign_in_endpoint, who
+        self.cookie, self.areas = cookie, areas
+        self._sign_in_path, self._who = sign_in_path, who
         self._changes, self._open_to_all = changes, open_to_all
 
     def signed_in(self, view):
@@ -102,7 +104,8 @@ class BrowserSessions:
             session_id = request.cookies.get(self.cookie, "")
             principal = self._who(session_id) if session_id else None
             if principal is None:
-                return redirect(url_for(self._sign_in_endpoint, next=request.path), 303)
+                here = request.full_path if request.query_string else request.path
+                return redirect(f"{self._sign_in_path}?{urlencode({'next': here})}", 303)
             g.principal, g.session_id, g.csrf = principal, session_id, csrf_token(session_id)
             g.may_change = self.may_change(principal)
             if request.method == "POST":
@@ -120,15 +123,17 @@ class BrowserSessions:
 
     def begin(self, response: Response, session_id: str, lifetime_seconds: int) -> Response:
         response.set_cookie(
-            self.cookie, session_id, max_age=lifetime_seconds, path=self.path, **cookie_flags()
+            self.cookie, session_id, max_age=lifetime_seconds, path="/", **cookie_flags()
         )
         return response
 
     def end(self, response: Response) -> Response:
-        response.delete_cookie(self.cookie, path=self.path, **cookie_flags())
+        response.delete_cookie(self.cookie, path="/", **cookie_flags())
         return response
 
     def safe_next(self, default: str) -> str:
-        """Where to go after signing in: the page asked for, if it lies in this area."""
+        """Where to go after signing in: the page asked for, if it lies in one of the areas
+        (never another site)."""
         target = request.args.get("next", "")
-        return target if target.startswith(self.path + "/") or target == self.path else default
+        inside = any(target == area or target.startswith(area + "/") for area in self.areas)
+        return target if inside else default

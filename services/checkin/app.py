@@ -6,6 +6,7 @@ from pathlib import Path
 from services.checkin import api, handlers, pages
 from services.checkin.compressed_uploads import GzipRequestBodies
 from services.checkin.models import Base, tables
+from shared import pages as shared_pages
 from shared.http import create_service_app, limit_rate, per_bearer_token
 from shared.i18n import init_i18n
 from shared.runtime import ServiceDefinition
@@ -16,6 +17,7 @@ DOOR_SEARCH_RATE = "30/minute"
 def create_app(settings=None, runtime=None):
     app = create_service_app(DEFINITION, [api.blp], __name__, settings, runtime)
     app.register_blueprint(pages.blueprint, url_prefix="/api/checkin")
+    app.register_blueprint(shared_pages.blueprint)
     init_i18n(app, Path(__file__).parent / "translations")
     settings = app.extensions["loopgate"].settings
     # Pairing needs no token, so guessing codes is slowed down per client address.

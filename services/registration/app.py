@@ -5,6 +5,7 @@ from pathlib import Path
 from services.registration import api, handlers, pages, team_pages
 from services.registration.mail.relay import relay_mail
 from services.registration.models import Base, tables
+from shared import pages as shared_pages
 from shared.http import create_service_app, limit_rate
 from shared.i18n import init_i18n
 from shared.runtime import PeriodicTask, ServiceDefinition
@@ -22,6 +23,7 @@ PERIODIC_TASKS = (
 def create_app(settings=None, runtime=None):
     app = create_service_app(DEFINITION, [api.blp], __name__, settings, runtime)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(shared_pages.blueprint)
     app.register_blueprint(team_pages.blueprint)
     init_i18n(app, Path(__file__).parent / "translations")
     rate = app.extensions["loopgate"].settings.rate_limit

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, available_timezones
 
-from babel.dates import format_date, format_time, get_datetime_format
 from flask import (
     Blueprint,
     Response,
@@ -36,10 +35,11 @@ from services.registration.models import (
 )
 from services.registration.wording import DEFAULT_LANGUAGE, localised
 from shared.auth import ATTENDEES, MANAGE
-from shared.browser_sessions import BrowserSessions, SignInForm
+from shared.browser_sessions import SignInForm
 from shared.errors import Conflict, DomainError, InvalidRequest, NotFound
-from shared.http import current_runtime, failed_authentications, page_url, problem
+from shared.http import current_runtime, failed_authentications, problem
 from shared.i18n import LANGUAGE_NAMES
+from shared.pages import organiser_sessions
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
 
@@ -47,25 +47,10 @@ blueprint = Blueprint("pages", __name__, template_folder="templates")
 # --- what every template may use ------------------------------------------------------------
 
 
-@blueprint.app_template_filter("local_time")
-def local_time(moment: datetime, timezone: str) -> str:
-    """A moment in the event's time zone, as the reader's language writes a date and a time
-    of day, without seconds ("1 May 2030, 6:00 PM", "2030年5月1日 下午6:00")."""
-    zone, locale = ZoneInfo(timezone), str(get_locale())
-    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
-    return get_datetime_format("medium", locale=locale).format(
-        format_time(local, "short", tzinfo=zone, locale=locale),
-        format_date(local, "medium", locale=locale),
-    )
-
-
 @blueprint.app_context_processor
 def page_helpers():
     locale = str(get_locale())
     return {
-        "locale": locale,
-        "html_lang": locale.replace("_", "-"),
-        "languages": LANGUAGE_NAMES,
         "text": lambda owner, key="title": localised(
             getattr(owner, key), owner.translations, locale, key
         ),
@@ -78,18 +63,7 @@ def page_helpers():
         ),
         "status_name": status_name,
         "category_name": category_name,
-        "language_url": language_url,
     }
-
-
-def language_url(code: str) -> str:
-    """This page in another language (a page answering a form names its own address)."""
-    endpoint = g.get("page", request.endpoint)
-    if endpoint is None:  # a page for an unknown address
-        return f"?lang={code}"
-    arguments = {name: value for name, value in request.args.items() if name != "lang"}
-    arguments.update(g.get("page_arguments", {}))
-    return page_url(endpoint, {**arguments, "lang": code})
 
 
 def status_name(status: str) -> str:
@@ -336,10 +310,7 @@ def _signed_in_organiser(session_id: str):
 
 # A member's access token, or the session id of a bootstrap token's sign-in (never the
 # token itself). Door members and viewers read; their forms change nothing but sign out.
-organisers = BrowserSessions(
-    "loopgate_organiser",
-    "/organiser",
-    "pages.login",
+organisers = organiser_sessions(
     _signed_in_organiser,
     changes=MANAGE,
     # What every member may do for themselves: sign out, their own API tokens and two-step

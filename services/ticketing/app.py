@@ -6,6 +6,7 @@ from pathlib import Path
 from services.ticketing import api, handlers, pages
 from services.ticketing.mail.relay import relay_mail
 from services.ticketing.models import Base, tables
+from shared import pages as shared_pages
 from shared.http import create_service_app
 from shared.i18n import init_i18n
 from shared.runtime import PeriodicTask, ServiceDefinition
@@ -16,6 +17,7 @@ PERIODIC_TASKS = (PeriodicTask("mail-relay", every_seconds=0.5, run=relay_mail),
 
 def create_app(settings=None, runtime=None):
     app = create_service_app(DEFINITION, [api.blp, pages.blp], __name__, settings, runtime)
+    app.register_blueprint(shared_pages.blueprint)
     init_i18n(app, Path(__file__).parent / "translations")
     return app
 

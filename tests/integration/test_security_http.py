@@ -68,7 +68,7 @@ def stored_sessions(system) -> list[OrganiserSession]:
 def test_the_cookie_holds_a_session_id_whose_digest_alone_is_stored(embedded):
     browser = signed_in(embedded.base_url)
 
-    session_id = browser.cookies.get(SESSION_COOKIE, path="/organiser")
+    session_id = browser.cookies.get(SESSION_COOKIE, path="/")
     assert session_id and ORGANISER_TOKEN not in session_id
     [stored] = stored_sessions(embedded.system)
     assert stored.id_sha256 == token_digest(session_id)
@@ -79,7 +79,7 @@ def test_the_cookie_holds_a_session_id_whose_digest_alone_is_stored(embedded):
 def test_after_sign_out_a_copy_of_the_old_cookie_is_refused(embedded):
     browser = signed_in(embedded.base_url)
     stolen = requests.Session()
-    stolen.cookies.set(SESSION_COOKIE, browser.cookies[SESSION_COOKIE], path="/organiser")
+    stolen.cookies.set(SESSION_COOKIE, browser.cookies[SESSION_COOKIE], path="/")
     assert organisers_page(stolen, embedded.base_url).status_code == 200
 
     csrf = csrf_of(browser, embedded.base_url + "/organiser/")
