@@ -25,6 +25,7 @@ import pytest
 import requests
 
 from shared.auth import DOOR, MANAGER, OWNER, VIEWER
+from shared.pages import ORGANISER_AREAS
 from tests.support import (
     accept,
     embedded_loopgate,
@@ -87,14 +88,14 @@ PUBLIC = {
     "checkin_pages.static": "the scanner's and dashboard's scripts",
 }
 
-# Every page under /organiser/: it checks its signed-in cookie itself
+# Every organiser page, whichever service serves it: it checks its signed-in cookie itself
 # (shared/browser_sessions.py), or needs none (signing in, joining, a forgotten password).
-PAGE_BLUEPRINTS = ("pages", "team_pages")
+PAGE_BLUEPRINTS = ("pages", "team_pages", "checkin_organiser_pages", "ticketing_organiser_pages")
 
 
 def is_organiser_page(route) -> bool:
-    return route.rule.startswith("/organiser/") and route.endpoint.startswith(
-        tuple(f"{blueprint}." for blueprint in PAGE_BLUEPRINTS)
+    return route.rule.startswith(tuple(f"{area}/" for area in ORGANISER_AREAS)) and (
+        route.endpoint.startswith(tuple(f"{blueprint}." for blueprint in PAGE_BLUEPRINTS))
     )
 
 
