@@ -344,6 +344,22 @@ def member_headers(flow: CoreFlow, address: str, password: str = PASSWORD) -> di
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
+def signed_in_member(flow: CoreFlow, address: str, password: str = PASSWORD) -> requests.Session:
+    """A browser signed in to the organiser area with the member's email and password."""
+    browser = requests.Session()
+    form = browser.get(flow.url("/organiser/login"), timeout=30)
+    send_secure_cookies_over_http(browser)
+    answer = browser.post(
+        flow.url("/organiser/login"),
+        data={"email": address, "password": password, "csrf": form.cookies["loopgate_sign_in"]},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert answer.status_code == 303, answer.text
+    send_secure_cookies_over_http(browser)
+    return browser
+
+
 def organisation_invited(flow: CoreFlow, name: str, owner_email: str) -> dict:
     """An organisation made by the instance's administrator, its owner invited by mail."""
     created = flow.post(

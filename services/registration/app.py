@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.registration import api, handlers, pages, team_pages
+from services.registration import api, handlers, pages, registration_pages, team_pages
 from services.registration.mail.relay import relay_mail
 from services.registration.models import Base, tables
 from shared import pages as shared_pages
@@ -25,6 +25,7 @@ def create_app(settings=None, runtime=None):
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(shared_pages.blueprint)
     app.register_blueprint(team_pages.blueprint)
+    app.register_blueprint(registration_pages.blueprint)
     init_i18n(app, Path(__file__).parent / "translations")
     rate = app.extensions["loopgate"].settings.rate_limit
     # Each of these sends something (a registration, a mail) for anyone who asks.

@@ -564,6 +564,7 @@ REGISTRATION_ACTIONS = {
     "approve": service.approve,
     "reject": service.reject,
     "erase": service.erase_attendee,
+    "cancel": service.cancel_for_attendee,
 }
 
 
@@ -579,7 +580,7 @@ def organiser_event_action(event_id, action):
 
 
 @blueprint.post(
-    "/organiser/registrations/<uuid:registration_id>/<any(approve, reject, erase):action>"
+    "/organiser/registrations/<uuid:registration_id>/<any(approve, reject, erase, cancel):action>"
 )
 @organiser_page
 def organiser_registration_action(registration_id, action):
@@ -590,6 +591,9 @@ def organiser_registration_action(registration_id, action):
         done = action
     except Conflict:
         done = "refused"
+    if request.form.get("back") == "registration":  # the action was taken on its own page
+        target = url_for("registration_pages.registration", registration_id=registration.id)
+        return redirect(f"{target}?done={done}", 303)
     kept = _filter_arguments(_registration_filter(request.form))
     target = url_for("pages.organiser_event", event_id=registration.event_id, done=done, **kept)
     return redirect(target, 303)
@@ -599,14 +603,27 @@ def organiser_registration_action(registration_id, action):
 # posts to the action's route above.
 
 
+def confirm_page(event, kept: dict, back_url: str | None = None, **asked) -> str:
+    """The page asking once (shared/templates/organiser_confirm.html), under its event's page
+    with the registrations list as it was left (`kept`)."""
+    up_url = url_for("pages.organiser_event", event_id=event.id, **({} if back_url else kept))
+    return render_template(
+        "organiser_confirm.html",
+        up_url=up_url,
+        up_label=_title(event),
+        back_url=back_url,
+        kept=kept,
+        **asked,
+    )
+
+
 @blueprint.get("/organiser/events/<uuid:event_id>/cancel")
 @organiser_page
 def organiser_confirm_cancel(event_id):
     with _session() as session:
         report = service.registrations_report(session, g.principal, str(event_id))
     live = sum(registration.status in LIVE for registration in report.registrations)
-    return render_template(
-        "organiser_confirm.html",
+    return confirm_page(
         event=report.event,
         question=gettext("Cancel %(event)s?", event=_title(report.event)),
         consequences=[
@@ -631,8 +648,7 @@ def organiser_confirm_erase(registration_id):
     with _session() as session:
         registration = service.organiser_registration(session, g.principal, str(registration_id))
         event = service.organiser_event(session, g.principal, registration.event_id)
-    return render_template(
-        "organiser_confirm.html",
+    return confirm_page(
         event=event,
         question=gettext("Erase the personal data of %(name)s?", name=registration.attendee_name),
         consequences=[
@@ -1128,8 +1144,7 @@ def organiser_part(event_id, part, part_id):
 def organiser_confirm_remove_question(event_id, question_id):
     event = _event_to_set_up(event_id)
     question = _part_of(event, "questions", question_id)
-    return render_template(
-        "organiser_confirm.html",
+    return confirm_page(
         event=event,
         question=gettext(
             "Stop asking “%(question)s”?",

@@ -33,6 +33,7 @@ from services.registration.models import (
     REJECTED,
     REQUESTED,
     WAITLISTED,
+    ConsentRecord,
     Event,
     IdempotencyRecord,
     Question,
@@ -74,6 +75,21 @@ class RegistrationsReport:
     ticket_types: list[TicketType]
     time_slots: list[TimeSlot]
     questions: list[Question]
+
+
+@dataclass(frozen=True)
+class AttendeeRecord:
+    """One registration as organisers see it on its own page: what the attendee chose and
+    answered, every consent they gave or withdrew, and where they stand."""
+
+    registration: Registration
+    event: Event
+    ticket_type: TicketType
+    seats: list[tuple[TimeSlot, Seat]]
+    questions: list[Question]
+    consents: list[ConsentRecord]
+    # On the waitlist: how many are ahead of them, plus one.
+    waitlist_position: int | None
 
 
 @dataclass(frozen=True)
@@ -256,6 +272,19 @@ def cancel(
     return registration
 
 
+def cancel_for_attendee(
+    tx: Transaction, organiser: Principal, registration_id: str, now: datetime | None = None
+) -> Registration:
+    """An organiser cancels a registration (the attendee asked by phone, a duplicate...): as
+    the attendee's own cancel does, the place goes at once to the first on the waitlist."""
+    registration = organiser_registration(tx.session, organiser, registration_id)
+    tx.session.refresh(registration, with_for_update=True)
+    if registration.status not in LIVE:
+        raise Conflict(N_("Only a live registration can be cancelled."))
+    leave(tx, registration, CANCELLED, "cancelled_by_organiser", now or datetime.now(UTC))
+    return registration
+
+
 def claim(
     tx: Transaction, registration_id: str, manage_token: str | None, now: datetime | None = None
 ) -> Registration:
@@ -351,6 +380,41 @@ def organiser_registration(
         raise NotFound(N_("No such registration."))
     organiser_event(session, organiser, registration.event_id)
     return registration
+
+
+def attendee_record(session: Session, organiser: Principal, registration_id: str) -> AttendeeRecord:
+    registration = organiser_registration(session, organiser, registration_id)
+    slots = {slot.id: slot for slot in time_slots_of(session, registration.event_id)}
+    seats = seats_by_registration(session, [registration.id])[registration.id]
+    consents = session.scalars(
+        select(ConsentRecord)
+        .where(ConsentRecord.registration_id == registration.id)
+        .order_by(ConsentRecord.recorded_at, ConsentRecord.id)
+    )
+    return AttendeeRecord(
+        registration=registration,
+        event=session.get(Event, registration.event_id),
+        ticket_type=session.get(TicketType, registration.ticket_type_id),
+        seats=[(slots[seat.session_id], seat) for seat in seats if seat.session_id in slots],
+        questions=questions_of(session, registration.event_id),
+        consents=list(consents),
+        waitlist_position=_waitlist_position(session, registration),
+    )
+
+
+def _waitlist_position(session: Session, registration: Registration) -> int | None:
+    if registration.status != WAITLISTED:
+        return None
+    ahead = session.scalar(
+        select(func.count())
+        .select_from(Registration)
+        .where(
+            Registration.ticket_type_id == registration.ticket_type_id,
+            Registration.status == WAITLISTED,
+            Registration.created_at < registration.created_at,
+        )
+    )
+    return ahead + 1
 
 
 def seats_by_registration(session: Session, registration_ids: list[str]) -> dict[str, list]:

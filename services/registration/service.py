@@ -43,6 +43,7 @@ from services.registration.models import (
     tables,
 )
 from services.registration.registrations import (
+    AttendeeRecord,
     Choices,
     NewRegistration,
     RegistrationFilter,
@@ -55,6 +56,7 @@ from shared.identity import is_access_token, read_access_token
 from shared.secret_box import SecretBox
 
 __all__ = [
+    "AttendeeRecord",
     "CODE_MISSING",
     "CODE_WRONG",
     "Choices",
@@ -278,6 +280,16 @@ def organiser_registration(
     session: Session, organiser: Principal, registration_id: str
 ) -> Registration:
     return registrations.organiser_registration(session, organiser, registration_id)
+
+
+def attendee_record(session: Session, organiser: Principal, registration_id: str) -> AttendeeRecord:
+    return registrations.attendee_record(session, organiser, registration_id)
+
+
+def cancel_for_attendee(
+    uow: UnitOfWork, organiser: Principal, registration_id: str, now: datetime | None = None
+) -> Registration:
+    return uow.run(registrations.cancel_for_attendee, organiser, registration_id, now)
 
 
 def registrations_report(

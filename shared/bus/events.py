@@ -92,7 +92,13 @@ class RegistrationCancelled(_Data):
     previous_status = fields.String(required=True)
     reason = fields.String(
         validate=validate.OneOf(
-            ["cancelled_by_attendee", "rejected", "offer_expired", "event_cancelled"]
+            [
+                "cancelled_by_attendee",
+                "cancelled_by_organiser",
+                "rejected",
+                "offer_expired",
+                "event_cancelled",
+            ]
         )
     )
 

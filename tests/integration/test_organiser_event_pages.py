@@ -11,12 +11,11 @@ import pytest
 import requests
 
 from tests.support import (
-    PASSWORD,
     accept,
     invitation_token,
     new_organisation,
-    send_secure_cookies_over_http,
     sign_in,
+    signed_in_member,
 )
 
 API = "/api/registration"
@@ -324,21 +323,6 @@ def test_the_preview_shows_the_draft_form_sending_nothing(site):
     assert site.get(f"/events/{site.event_id}", headers={"Accept": "text/html"}).status_code == 404
     outsider = site.get(f"/organiser/events/{site.event_id}/preview", allow_redirects=False)
     assert outsider.status_code == 303  # to the sign-in page
-
-
-def signed_in_member(site, address: str) -> requests.Session:
-    """A browser signed in with the member's email address and password."""
-    browser = requests.Session()
-    form = browser.get(site.url("/organiser/login"))
-    send_secure_cookies_over_http(browser)
-    answer = browser.post(
-        site.url("/organiser/login"),
-        data={"email": address, "password": PASSWORD, "csrf": form.cookies["loopgate_sign_in"]},
-        allow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
-    send_secure_cookies_over_http(browser)
-    return browser
 
 
 def test_a_viewer_reads_the_set_up_and_its_forms_change_nothing(embedded):

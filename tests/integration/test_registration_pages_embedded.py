@@ -238,10 +238,12 @@ def test_the_new_event_form_offers_time_zones_and_says_what_is_wrong_beside_each
     assert field_error(chinese.text, "timezone") == "請從清單中選擇時區。"
 
 
-def test_the_event_page_links_the_door_scanner_and_the_events_dashboard(site):
+def test_the_event_page_links_its_doors_dashboard_keys_and_the_scanner(site):
     event_id, _ = site.published_event()
     page = logged_in(site).get(site.url(f"/organiser/events/{event_id}"), timeout=30).text
-    assert f'href="/api/checkin/dashboard?event={event_id}"' in page
+    assert f'href="/api/checkin/organiser/events/{event_id}/doors"' in page
+    assert f'href="/api/checkin/organiser/events/{event_id}/dashboard"' in page
+    assert f'href="/api/ticketing/organiser/events/{event_id}/keys"' in page
     assert 'href="/api/checkin/scanner"' in page
 
 

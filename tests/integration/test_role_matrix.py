@@ -90,7 +90,13 @@ PUBLIC = {
 
 # Every organiser page, whichever service serves it: it checks its signed-in cookie itself
 # (shared/browser_sessions.py), or needs none (signing in, joining, a forgotten password).
-PAGE_BLUEPRINTS = ("pages", "team_pages", "checkin_organiser_pages", "ticketing_organiser_pages")
+PAGE_BLUEPRINTS = (
+    "pages",
+    "team_pages",
+    "registration_pages",
+    "checkin_organiser_pages",
+    "ticketing_organiser_pages",
+)
 
 
 def is_organiser_page(route) -> bool:
