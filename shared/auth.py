@@ -54,6 +54,8 @@ class Principal:
     event_ids: frozenset[str] | None = None
     # The member this principal signed in as, if it is a member.
     member_id: str | None = None
+    # Whether it came from a member's personal API token, whose last use the member sees.
+    personal_token: bool = False
 
     def may_open(self, organisation_id: str, event_id: str) -> bool:
         """Whether this event (of `organisation_id`) is one this principal may work on."""

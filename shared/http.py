@@ -448,7 +448,14 @@ def principal_of(token: str) -> Principal | None:
                 return read_access_token(session, runtime.tables.identity, token)
             return authenticate(session, runtime.tables.tokens, token)
 
-    return runtime.recent_tokens.principal(token, look_up)
+    principal = runtime.recent_tokens.principal(token, look_up)
+    if (
+        principal is not None
+        and principal.personal_token
+        and runtime.personal_token_uses.due(principal.subject)
+    ):
+        runtime.unit_of_work().run(runtime.definition.personal_token_used, principal)
+    return principal
 
 
 def current_principal() -> Principal:

@@ -14,11 +14,18 @@ What changes after a token was signed reaches every service as events, and each 
 access_token.revoked. The copy wins over the claims: a role changed or a member removed
 takes effect as soon as the event is consumed (well under the 10 seconds DESIGN.md allows;
 principals are remembered for RecentTokens' 5 seconds), without the member signing in again.
+
+The other way, a service that admits a personal API token says so (access_token.used, at
+most once a minute per token and process), so registration can show the member when each of
+their tokens was last used.
 """
 
 import base64
 import json
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -170,6 +177,7 @@ def read_access_token(
         subject=claims.token_id,
         event_ids=frozenset(event_ids) if event_ids is not None else None,
         member_id=claims.member_id,
+        personal_token=claims.kind == PERSONAL,
     )
 
 
@@ -199,6 +207,47 @@ def _verified_claims(session: Session, tables: IdentityTables, token: str) -> Ac
         )
     except (ValueError, KeyError, TypeError, InvalidSignature, OverflowError):
         return None
+
+
+# --- personal tokens' last use (every service) -------------------------------------------
+
+
+class PersonalTokenUses:
+    """When this process last announced each personal token's use: a script calling many
+    times a second costs one event a minute, which is all "last used" needs."""
+
+    EVERY_SECONDS = 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._announced: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, token_id: str) -> bool:
+        """Whether this use is to be announced (and, if so, it counts as announced now)."""
+        now = self._clock()
+        with self._lock:
+            if now - self._announced.get(token_id, -self.EVERY_SECONDS) < self.EVERY_SECONDS:
+                return False
+            if len(self._announced) > 10_000:  # bounded by the tokens seen within a minute
+                self._announced = {
+                    token: at
+                    for token, at in self._announced.items()
+                    if now - at < self.EVERY_SECONDS
+                }
+            self._announced[token_id] = now
+            return True
+
+
+def announce_token_use(tx, principal: Principal) -> None:
+    tx.publish(
+        "access_token.used",
+        {
+            "token_id": principal.subject,
+            "member_id": principal.member_id,
+            "used_at": datetime.now(UTC),
+        },
+    )
 
 
 # --- the copies, kept from the bus (and by registration in its own transactions) ---------

@@ -23,7 +23,7 @@ from shared.auth import (
 )
 from shared.bus.outbox import OutboxRelay, OutboxRows
 from shared.db import UnitOfWork, create_database_engine, ensure_database, migrate
-from shared.identity import IdentityTables
+from shared.identity import IdentityTables, PersonalTokenUses, announce_token_use
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,10 @@ class ServiceDefinition:
     # create_app(settings=None, runtime=None): the service's HTTP app.
     app_factory: Callable | None = None
     periodic_tasks: tuple[PeriodicTask, ...] = ()
+    # What a request admitted with a personal API token does, in a transaction of its own,
+    # once a minute per token: announce it (access_token.used), unless the service keeps the
+    # tokens itself (registration).
+    personal_token_used: Callable = announce_token_use
 
     @property
     def subscriptions(self) -> list[str]:
@@ -84,6 +88,7 @@ class ServiceRuntime:
         )
         self._outbox_rows = OutboxRows(self.tables.outbox, self.name)
         self.recent_tokens = RecentTokens()
+        self.personal_token_uses = PersonalTokenUses()
         self.secret_box = settings.secret_box()
 
     def unit_of_work(self) -> UnitOfWork:

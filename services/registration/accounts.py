@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     load_der_private_key,
 )
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from services.registration import two_step
@@ -442,6 +442,16 @@ def personal_tokens(session: Session, principal: Principal) -> list[PersonalToke
             .where(PersonalToken.revoked_at.is_(None))
             .order_by(PersonalToken.created_at)
         )
+    )
+
+
+def record_token_use(tx: Transaction, token_id: str, used_at: datetime) -> None:
+    """A service admitted the token at `used_at`; events may come late or out of order."""
+    tx.session.execute(
+        update(PersonalToken)
+        .where(PersonalToken.id == token_id)
+        .where(or_(PersonalToken.last_used_at.is_(None), PersonalToken.last_used_at < used_at))
+        .values(last_used_at=used_at)
     )
 
 

@@ -2,7 +2,14 @@
 
 from pathlib import Path
 
-from services.registration import api, handlers, pages, registration_pages, team_pages
+from services.registration import (
+    api,
+    handlers,
+    pages,
+    registration_pages,
+    service,
+    team_pages,
+)
 from services.registration.mail.relay import relay_mail
 from services.registration.models import Base, tables
 from shared import pages as shared_pages
@@ -48,4 +55,5 @@ DEFINITION = ServiceDefinition(
     handlers=handlers.HANDLERS,
     app_factory=create_app,
     periodic_tasks=PERIODIC_TASKS,
+    personal_token_used=service.personal_token_used,
 )

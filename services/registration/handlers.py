@@ -8,7 +8,14 @@ def on_checkin_recorded(tx: Transaction, data: dict) -> None:
         service.record_arrival(tx, str(data["registration_id"]), data["scanned_at"])
 
 
-HANDLERS = {"checkin.recorded": on_checkin_recorded}
+def on_access_token_used(tx: Transaction, data: dict) -> None:
+    service.record_token_use(tx, data["token_id"], data["used_at"])
+
+
+HANDLERS = {
+    "checkin.recorded": on_checkin_recorded,
+    "access_token.used": on_access_token_used,  # from ticketing and check-in
+}
 
 
 # Periodic work of the registration worker (app.PERIODIC_TASKS).

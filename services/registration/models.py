@@ -320,6 +320,8 @@ class PersonalToken(Base):
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # As the services announce it (access_token.used): to the minute, not to the request.
+    last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
 

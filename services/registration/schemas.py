@@ -459,6 +459,10 @@ class PersonalTokenOut(Schema):
     id = fields.String()
     name = fields.String()
     created_at = fields.DateTime()
+    last_used_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "When a service last admitted it, to the minute; null: never"},
+    )
 
 
 class NewPersonalTokenOut(PersonalTokenOut):

@@ -5,7 +5,7 @@ takes a session. The rules live in the modules it calls: registrations (places, 
 waitlist, approval, what attendees may do with their link), event_admin (what organisers set
 up), personal_data (erasure), places, answers and idempotency. No Flask, no broker."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -403,6 +403,16 @@ def create_personal_token(uow: UnitOfWork, member: Principal, name: str) -> NewP
 
 def personal_tokens(session: Session, member: Principal) -> list[PersonalToken]:
     return accounts.personal_tokens(session, member)
+
+
+def record_token_use(tx: Transaction, token_id: str, used_at: datetime) -> None:
+    accounts.record_token_use(tx, token_id, used_at)
+
+
+def personal_token_used(tx: Transaction, principal: Principal) -> None:
+    """A request here was admitted with the token: registration keeps its tokens, so it
+    writes the use down rather than announcing it."""
+    accounts.record_token_use(tx, principal.subject, datetime.now(UTC))
 
 
 def revoke_personal_token(uow: UnitOfWork, member: Principal, token_id: str) -> None:

@@ -198,6 +198,14 @@ class AccessTokenRevoked(_Data):
     member_id = fields.UUID(required=True)
 
 
+class AccessTokenUsed(_Data):
+    """A personal API token was used (at most once a minute per token and process)."""
+
+    token_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    member_id = fields.UUID(required=True)
+    used_at = fields.AwareDateTime(required=True)
+
+
 EVENT_SCHEMAS: dict[str, type[Schema]] = {
     "event.published": EventChanged,
     "event.updated": EventChanged,
@@ -213,6 +221,7 @@ EVENT_SCHEMAS: dict[str, type[Schema]] = {
     "identity.key_published": IdentityKeyPublished,
     "member.changed": MemberChanged,
     "access_token.revoked": AccessTokenRevoked,
+    "access_token.used": AccessTokenUsed,
 }
 
 

@@ -25,6 +25,7 @@ from tests.support import (
     new_organisation,
     organisation_invited,
     send_secure_cookies_over_http,
+    signed_in_member,
     wait_until,
 )
 
@@ -358,6 +359,30 @@ def test_a_personal_api_token_works_everywhere_until_revoked_or_its_member_remov
     )
 
 
+def test_a_member_sees_when_each_personal_token_was_last_used_in_any_service(showcase):
+    flow, owner, event_id = showcase
+    made = flow.post("/api/registration/members/me/tokens", json={"name": "gates"}, headers=owner)
+    unused = flow.post("/api/registration/members/me/tokens", json={"name": "idle"}, headers=owner)
+    assert made.status_code == unused.status_code == 201
+    before = datetime.now(UTC)
+    script = {"Authorization": f"Bearer {made.json()['token']}"}
+    # Used at check-in only: the use reaches registration over the bus.
+    lists = flow.get(f"/api/checkin/events/{event_id}/lists", headers=script)
+    assert lists.status_code == 200, lists.text
+
+    def last_uses():
+        listed = flow.get("/api/registration/members/me/tokens", headers=owner).json()
+        uses = {token["name"]: token["last_used_at"] for token in listed}
+        return uses if uses["gates"] else None
+
+    uses = wait_until(last_uses, 10, "the token's use announced")
+    assert uses["idle"] is None
+    assert datetime.fromisoformat(uses["gates"]) >= before.replace(microsecond=0)
+    (me,) = flow.get("/api/registration/members", headers=owner).json()
+    page = signed_in_member(flow, me["email"]).get(flow.url("/organiser/team")).text
+    assert "last used" in page and "not used yet" in page
+
+
 # --- a forgotten password -------------------------------------------------------------------
 
 
@@ -419,24 +444,10 @@ def test_the_reset_pages_mail_a_link_and_sign_in_with_the_new_password(embedded)
 # --- two-step sign-in -------------------------------------------------------------------------
 
 
-def signed_in_browser(flow: CoreFlow, address: str) -> requests.Session:
-    browser = requests.Session()
-    form = browser.get(flow.url("/organiser/login"))
-    send_secure_cookies_over_http(browser)
-    signed_in = browser.post(
-        flow.url("/organiser/login"),
-        data={"csrf": form.cookies["loopgate_sign_in"], "email": address, "password": PASSWORD},
-        allow_redirects=False,
-    )
-    assert signed_in.status_code == 303, signed_in.text
-    send_secure_cookies_over_http(browser)
-    return browser
-
-
 def test_two_step_sign_in_takes_each_code_once_and_recovery_codes_once(embedded):
     address = f"owner-{uuid.uuid4().hex[:6]}@example.com"
     new_organisation(embedded, "Harbour Lights", address)
-    browser = signed_in_browser(embedded, address)
+    browser = signed_in_member(embedded, address)
     team = browser.get(embedded.url("/organiser/team"))
     started = browser.post(
         embedded.url("/organiser/team/two-step/start"), data={"csrf": csrf_of(team)}
@@ -472,7 +483,7 @@ def test_two_step_sign_in_takes_each_code_once_and_recovery_codes_once(embedded)
 def test_an_invitation_from_the_team_page_can_limit_the_member_to_some_events(showcase):
     flow, owner, event_id = showcase
     (me,) = flow.get("/api/registration/members", headers=owner).json()
-    browser = signed_in_browser(flow, me["email"])
+    browser = signed_in_member(flow, me["email"])
     team = browser.get(flow.url("/organiser/team"))
     assert f'value="{event_id}"' in team.text
     address = f"door-{uuid.uuid4().hex[:6]}@example.com"

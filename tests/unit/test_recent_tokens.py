@@ -3,6 +3,7 @@ seconds, and a revoked token stops working within that time (at once in the proc
 revoked it)."""
 
 from shared.auth import ORGANISER, STAFF, Principal, RecentTokens
+from shared.identity import PersonalTokenUses
 
 DOOR = Principal(STAFF, "northwind", "event-1")
 
@@ -72,3 +73,15 @@ def test_an_unknown_token_is_asked_for_every_time_so_a_new_one_works_at_once():
 
     assert recent.principal("new", table.look_up("new")) == Principal(ORGANISER, "northwind")
     assert table.lookups == 2
+
+
+def test_a_personal_tokens_use_is_announced_once_a_minute_however_often_it_is_used():
+    now = [1000.0]
+    uses = PersonalTokenUses(clock=lambda: now[0])
+
+    assert uses.due("script") and not uses.due("script")
+    assert uses.due("another script")
+    now[0] += 59
+    assert not uses.due("script")
+    now[0] += 1
+    assert uses.due("script")
