@@ -207,6 +207,18 @@ def update_question(tx: Transaction, organiser: Principal, question_id: str, fie
     return question
 
 
+def move_question(tx: Transaction, organiser: Principal, question_id: str, step: int) -> None:
+    """Ask the question one place earlier (step -1) or later (+1) on the form; the first
+    stays first and the last last. The positions become 0, 1, 2... again."""
+    question = _organiser_question(tx.session, organiser, question_id)
+    questions = questions_of(tx.session, question.event_id)
+    index = questions.index(question)
+    target = min(max(index + step, 0), len(questions) - 1)
+    questions.insert(target, questions.pop(index))
+    for position, each in enumerate(questions):
+        each.position = position
+
+
 def remove_question(
     tx: Transaction, organiser: Principal, question_id: str, now: datetime | None = None
 ) -> None:

@@ -1169,6 +1169,18 @@ def organiser_remove_question(event_id, question_id):
     return redirect(url_for("pages.organiser_event", event_id=event_id, done="removed"), 303)
 
 
+@blueprint.post(
+    "/organiser/events/<uuid:event_id>/questions/<uuid:question_id>/<any(up, down):way>"
+)
+@organiser_page
+def organiser_move_question(event_id, question_id, way):
+    event = _event_to_set_up(event_id)
+    question = _part_of(event, "questions", question_id)
+    service.move_question(_uow(), g.principal, question.id, -1 if way == "up" else 1)
+    target = url_for("pages.organiser_event", event_id=event.id, done="moved")
+    return redirect(f"{target}#questions-title", 303)
+
+
 @blueprint.post("/organiser/events/<uuid:event_id>/duplicate")
 @organiser_page
 def organiser_duplicate_event(event_id):

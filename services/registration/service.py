@@ -163,6 +163,10 @@ def update_question(
     return uow.run(event_admin.update_question, organiser, question_id, fields)
 
 
+def move_question(uow: UnitOfWork, organiser: Principal, question_id: str, step: int) -> None:
+    uow.run(event_admin.move_question, organiser, question_id, step)
+
+
 def remove_question(
     uow: UnitOfWork, organiser: Principal, question_id: str, now: datetime | None = None
 ) -> None:

@@ -264,6 +264,29 @@ def test_questions_and_consents_are_added_changed_and_removed(site):
     assert [q["id"] for q in event_of(site)["questions"]] == [agreement["id"]]
 
 
+def test_questions_are_put_in_the_order_the_form_asks_them(site):
+    path = f"/organiser/events/{site.event_id}/questions/new"
+    for label in ("Name on the badge", "Which track?", "Dietary needs"):
+        assert send(site, path, {"kind": "text", "label": label}).status_code == 303
+    badge, track, diet = (q["id"] for q in event_of(site)["questions"])
+    page = site.browser.get(site.url(f"/organiser/events/{site.event_id}"))
+
+    def move(question_id: str, way: str) -> requests.Response:
+        return site.browser.post(
+            site.url(f"/organiser/events/{site.event_id}/questions/{question_id}/{way}"),
+            data={"csrf": csrf_of(page)},
+            allow_redirects=False,
+        )
+
+    assert "Move up<span" in page.text and "Move down<span" in page.text
+    assert move(diet, "up").status_code == 303
+    assert move(badge, "down").status_code == 303
+    assert move(diet, "up").status_code == 303  # already first: stays first
+    assert move(badge, "down").status_code == 303  # already last: stays last
+    assert [q["id"] for q in event_of(site)["questions"]] == [diet, track, badge]
+    assert move(str(uuid.uuid4()), "up").status_code == 404
+
+
 def test_duplicating_makes_a_draft_with_the_same_set_up(site):
     send(site, f"/organiser/events/{site.event_id}/details", DETAILS)
     send(
