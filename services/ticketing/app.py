@@ -3,7 +3,7 @@ signing keys."""
 
 from pathlib import Path
 
-from services.ticketing import api, handlers, pages
+from services.ticketing import api, handlers, organiser_pages, pages
 from services.ticketing.mail.relay import relay_mail
 from services.ticketing.models import Base, tables
 from shared import pages as shared_pages
@@ -17,6 +17,7 @@ PERIODIC_TASKS = (PeriodicTask("mail-relay", every_seconds=0.5, run=relay_mail),
 
 def create_app(settings=None, runtime=None):
     app = create_service_app(DEFINITION, [api.blp, pages.blp], __name__, settings, runtime)
+    app.register_blueprint(organiser_pages.blueprint, url_prefix="/api/ticketing/organiser")
     app.register_blueprint(shared_pages.blueprint)
     init_i18n(app, Path(__file__).parent / "translations")
     return app

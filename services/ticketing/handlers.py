@@ -1,5 +1,6 @@
 from services.ticketing import service
 from services.ticketing.models import tables
+from services.ticketing.ticket_record import CANCELLED
 from shared.db import Transaction
 from shared.identity import identity_handlers
 
@@ -13,7 +14,7 @@ def on_registration_confirmed(tx: Transaction, data: dict) -> None:
 
 
 def on_registration_cancelled(tx: Transaction, data: dict) -> None:
-    service.revoke_registration_ticket(tx, str(data["registration_id"]), service.CANCELLED)
+    service.revoke_registration_ticket(tx, str(data["registration_id"]), CANCELLED)
 
 
 def on_registration_erased(tx: Transaction, data: dict) -> None:

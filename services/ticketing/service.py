@@ -1,6 +1,6 @@
 """Tickets: issued once per confirmed registration, signed with the event's current key,
-revoked on cancellation, reissued by an organiser; signing keys rotated and retired.
-No Flask, no broker.
+revoked on cancellation or by an organiser, reissued or mailed again by an organiser;
+signing keys rotated and retired. No Flask, no broker.
 
 A registration keeps all its tickets; at most one is valid (the database holds to it), and
 that one, or else the latest, is the registration's current ticket.
@@ -11,7 +11,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,15 @@ from services.ticketing.models import (
     TicketImage,
 )
 from services.ticketing.qr_codes import QrImages, qr_images
+from services.ticketing.ticket_record import (
+    KEY_RETIRED,
+    REISSUED,
+    REVOKED,
+    REVOKED_BY_ORGANISER,
+    VALID,
+    TicketRecord,
+    ticket_record,
+)
 from shared.auth import Principal, limited_to, secrets_equal, token_digest
 from shared.bus.events import ERASED_NAME
 from shared.bus.outbox import forget_attendees
@@ -34,9 +43,6 @@ from shared.errors import N_, Conflict, NotFound
 from shared.secret_box import SecretBox
 from shared.tokens import TicketClaims, new_signing_key, public_key_text, sign_ticket
 
-VALID, REVOKED = "valid", "revoked"
-# Why a ticket was revoked (ticket.revoked's reason, and what the ticket page says).
-CANCELLED, REISSUED, KEY_RETIRED = "cancelled", "reissued", "key_retired"
 NO_SUCH_TICKET = N_("No such ticket.")
 
 
@@ -136,21 +142,61 @@ def reissue_ticket(uow: UnitOfWork, organiser: Principal, ticket_id: str) -> Tic
     """A new ticket (new id, new token, mailed again) in place of a valid one, which is
     revoked: for a lost phone or a token that was shared."""
     with uow:
-        ticket = uow.session.scalars(
-            select(Ticket).where(Ticket.id == ticket_id).with_for_update()
-        ).first()
-        event = uow.session.get(EventInfo, ticket.event_id) if ticket else None
-        # Another organisation's ticket answers exactly like a missing one.
-        if event is None or not organiser.may_open(event.organisation_id, event.id):
-            raise NotFound(NO_SUCH_TICKET)
-        if ticket.status != VALID:
-            # Also what a second click on the same button gets: one reissue, not two.
-            raise Conflict(
-                N_("This ticket is already revoked; reissue the registration's current one.")
-            )
+        # Also what a second click on the same button gets: one reissue, not two.
+        already = N_("This ticket is already revoked; reissue the registration's current one.")
+        ticket, event = _organisers_valid_ticket(uow, organiser, ticket_id, already)
         replacement = _replace(uow, event, ticket, REISSUED)
         uow.commit()
         return replacement
+
+
+def revoke_ticket(uow: UnitOfWork, organiser: Principal, ticket_id: str) -> Ticket:
+    """Revoke a valid ticket for good, with no replacement: it admits no one from now on
+    (the door learns it from ticket.revoked, as from a cancellation)."""
+    with uow:
+        ticket, _ = _organisers_valid_ticket(
+            uow, organiser, ticket_id, N_("This ticket is already revoked.")
+        )
+        _revoke(uow, ticket, REVOKED_BY_ORGANISER)
+        uow.commit()
+        return ticket
+
+
+def resend_ticket_mail(
+    uow: UnitOfWork, organiser: Principal, ticket_id: str, mails_seen: int
+) -> bool:
+    """Mail a valid ticket to its attendee again, as its issuing did (the outbox, their
+    language). `mails_seen` is how many mails of the ticket the organiser's page showed: if
+    there are more now, this is a repeat of a resend already queued (a double click, a
+    retried form), and nothing more is queued. Whether a mail was queued."""
+    with uow:
+        ticket, _ = _organisers_valid_ticket(
+            uow, organiser, ticket_id, N_("This ticket is revoked: there is nothing to resend.")
+        )
+        if not ticket.attendee_email:
+            raise Conflict(N_("The attendee's address was erased: there is nowhere to send it."))
+        if len(mail_outbox.mails_of(uow.session, [ticket.id])) != mails_seen:
+            return False
+        mail_outbox.queue_ticket_mail(uow, ticket)
+        uow.commit()
+        return True
+
+
+def _organisers_valid_ticket(
+    uow: UnitOfWork, organiser: Principal, ticket_id: str, revoked_message: str
+) -> tuple[Ticket, EventInfo]:
+    """A valid ticket of an event the organiser may open, locked for this transaction;
+    Conflict with `revoked_message` once it is revoked."""
+    ticket = uow.session.scalars(
+        select(Ticket).where(Ticket.id == ticket_id).with_for_update()
+    ).first()
+    event = uow.session.get(EventInfo, ticket.event_id) if ticket else None
+    # Another organisation's ticket answers exactly like a missing one.
+    if event is None or not organiser.may_open(event.organisation_id, event.id):
+        raise NotFound(NO_SUCH_TICKET)
+    if ticket.status != VALID:
+        raise Conflict(revoked_message)
+    return ticket, event
 
 
 def _issue(tx: Transaction, event: EventInfo, **holder) -> Ticket:
@@ -318,6 +364,46 @@ def event_signing_keys(session: Session, organiser: Principal, event_id: str) ->
     )
 
 
+@dataclass(frozen=True)
+class KeyInUse:
+    key: SigningKey
+    # The valid tickets it signed: those that retiring it reissues.
+    valid_tickets: int
+    signs_new_tickets: bool
+
+
+@dataclass(frozen=True)
+class EventKeys:
+    event: EventInfo
+    # Oldest first, retired ones included.
+    keys: list[KeyInUse]
+
+    def key(self, key_id: str) -> KeyInUse:
+        found = next((k for k in self.keys if k.key.key_id == key_id), None)
+        if found is None:
+            raise NotFound(N_("No such key for this event."))
+        return found
+
+
+def event_keys_in_use(session: Session, organiser: Principal, event_id: str) -> EventKeys:
+    """An event's keys for its organiser's page: which signs new tickets, and how many
+    valid tickets each signed (one grouped count)."""
+    keys = event_signing_keys(session, organiser, event_id)
+    counts = dict(
+        session.execute(
+            select(Ticket.key_id, func.count())
+            .where(Ticket.event_id == event_id, Ticket.status == VALID)
+            .group_by(Ticket.key_id)
+        ).all()
+    )
+    unretired = [key for key in keys if key.retired_at is None]
+    signing = unretired[-1] if unretired else None
+    return EventKeys(
+        event=session.get(EventInfo, event_id),
+        keys=[KeyInUse(key, counts.get(key.key_id, 0), key is signing) for key in keys],
+    )
+
+
 def _new_signing_key(tx: Transaction, event_id: str) -> SigningKey:
     key_id, private_key = new_signing_key()
     key = SigningKey(
@@ -365,6 +451,25 @@ def event_tickets(
     if registration_id is not None:
         query = query.where(Ticket.registration_id == registration_id)
     return list(session.scalars(query.order_by(Ticket.issued_at)))
+
+
+def registration_ticket_record(
+    session: Session, organiser: Principal, registration_id: str
+) -> TicketRecord:
+    """A registration's tickets for its organiser: the current one, their history and
+    their mail. NotFound until ticketing has issued one (and for another organisation's)."""
+    tickets = list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.registration_id == registration_id)
+            .order_by(Ticket.issued_at)
+        )
+    )
+    event = session.get(EventInfo, tickets[0].event_id) if tickets else None
+    if event is None or not organiser.may_open(event.organisation_id, event.id):
+        raise NotFound(N_("Ticketing has no ticket for this registration."))
+    mails = mail_outbox.mails_of(session, [ticket.id for ticket in tickets])
+    return ticket_record(event, tickets, mails)
 
 
 def ticket_event(session: Session, ticket: Ticket) -> EventInfo:

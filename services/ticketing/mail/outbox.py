@@ -3,6 +3,9 @@ erasure rules live): a ticket's mail is queued in the transaction that issues th
 it exists exactly when the ticket does, and an erasure reaches the mail of every ticket of
 the registration."""
 
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
 from services.ticketing.models import Ticket, mail_outbox
 from shared.db import Transaction
 from shared.mail import outbox
@@ -27,6 +30,7 @@ __all__ = [
     "SKIPPED",
     "TICKET_MAIL",
     "forget_recipient",
+    "mails_of",
     "queue_ticket_mail",
     "retry_delay",
 ]
@@ -50,3 +54,14 @@ def forget_recipient(tx: Transaction, registration_id: str) -> None:
     """The attendee's address erased from the mail of all the registration's tickets; what
     was not sent yet never will be, and the copies of what was are to be deleted."""
     outbox.forget_recipients(tx, mail_outbox, [registration_id])
+
+
+def mails_of(session: Session, ticket_ids: list[str]) -> list[Row]:
+    """The mail of these tickets, oldest first (an organiser's page of a registration)."""
+    return list(
+        session.execute(
+            select(mail_outbox)
+            .where(mail_outbox.c.kind == TICKET_MAIL, mail_outbox.c.about_id.in_(ticket_ids))
+            .order_by(mail_outbox.c.created_at)
+        )
+    )

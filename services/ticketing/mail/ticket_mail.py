@@ -30,8 +30,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from services.ticketing.calendar_file import CalendarEvent, calendar_file
 from services.ticketing.models import EventInfo, Ticket
 from services.ticketing.qr_codes import QrImages
+from services.ticketing.ticket_record import mail_locale
 from services.ticketing.ticket_view import ticket_view
-from shared.languages import ENGLISH, locale_from_tag
 
 # The service's folder: the mail reads the pages' templates and catalogues.
 SERVICE_DIR = Path(__file__).parents[1]
@@ -64,7 +64,7 @@ def ticket_mail(
     """The message, but for its Message-ID and Date, which the mail relay stamps on each
     attempt (shared/mail/relay.py). `url_key` opens the ticket's page (ticket_secrets); `now`
     stamps the calendar file."""
-    locale = locale_from_tag(ticket.locale) or ENGLISH
+    locale = mail_locale(ticket)
     templates, translations = _catalogue(locale)
     domain = parseaddr(letterhead.sender)[1].rpartition("@")[2]
     page_url = ticket_page_url(letterhead.public_url, ticket, url_key, locale)
