@@ -25,7 +25,8 @@ import pytest
 import requests
 
 from shared.auth import DOOR, MANAGER, OWNER, VIEWER
-from shared.pages import ORGANISER_AREAS
+from shared.browser_sessions import csrf_token
+from shared.pages import ORGANISER_AREAS, ORGANISER_COOKIE
 from tests.support import (
     accept,
     embedded_loopgate,
@@ -705,3 +706,111 @@ def ended_tokens(showcase):
 @pytest.mark.parametrize(("route", "caller"), _cases((REMOVED, SIGNED_OUT_EVERYWHERE)))
 def test_ended_tokens_are_refused_by_every_route(ended_tokens, route, caller):
     _answers_as_expected(ended_tokens, route, caller)
+
+
+# --- the organiser pages, walked as those who must not see the showcase ---------------------
+
+# Pages for those not signed in yet: signing in, joining a team, a forgotten password.
+BEFORE_SIGNING_IN = {
+    "pages.login",
+    "pages.sign_in",
+    "team_pages.invitation",
+    "team_pages.accept_invitation",
+    "team_pages.password_reset_request",
+    "team_pages.request_password_reset",
+    "team_pages.new_password",
+    "team_pages.choose_new_password",
+}
+SIGNED_IN_PAGES = sorted(
+    (r for r in ROUTES if is_organiser_page(r) and r.endpoint not in BEFORE_SIGNING_IN),
+    key=lambda r: (SERVICE_ORDER.index(r.service), r.rule, r.method),
+)
+ANY_OF = re.compile(r"<any\(([^)]*)\):(\w+)>")
+PART_IDS = {"ticket-types": "ticket_type_id", "sessions": "session_id", "questions": "question_id"}
+
+
+def page_path(s: Showcase, route: Route) -> str:
+    """The page's address for the showcase's objects (an any() takes its first choice)."""
+    values = dict(s.ids)
+
+    def first_choice(found) -> str:
+        values[found.group(2)] = found.group(1).split(",")[0].strip().strip('"')
+        return values[found.group(2)]
+
+    rule = ANY_OF.sub(first_choice, route.rule)
+    values["part_id"] = s.ids[PART_IDS[values.get("part", "ticket-types")]]
+    return ARGUMENT.sub(lambda found: str(values[found.group(1)]), rule)
+
+
+def browser_headers(headers: dict) -> dict:
+    """A browser signed in as the caller: the organiser cookie holds their access token."""
+    token = headers.get("Authorization", "").removeprefix("Bearer ")
+    return {"Cookie": f"{ORGANISER_COOKIE}={token}"} if token else {}
+
+
+def open_page(s: Showcase, route: Route, caller: str) -> tuple[requests.Response, str]:
+    token = s.headers[caller].get("Authorization", "").removeprefix("Bearer ")
+    response = s.send(
+        route.method,
+        page_path(s, route),
+        browser_headers(s.headers[caller]),
+        data={"csrf": csrf_token(token)} if route.method == "POST" else None,
+        allow_redirects=False,
+        stream=True,
+    )
+    streamed = response.headers.get("Content-Type", "").startswith("text/event-stream")
+    text = "" if streamed else response.text
+    response.close()
+    return response, text
+
+
+def _page_cases(callers) -> list:
+    cases = []
+    for route in SIGNED_IN_PAGES:
+        for caller in callers:
+            # The forms of a page naming no object are the caller's own (a new event of
+            # their own, signing out); a member limited to event B may see all the team's.
+            if caller == OTHER_ORGANISATION and not route.arguments and route.method == "POST":
+                continue
+            if caller == OTHER_EVENT and not route.names_an_event_object:
+                continue
+            name = f"{route.endpoint}-{route.method}-{caller}"
+            cases.append(pytest.param(route, caller, id=name))
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("route", "caller"), _page_cases((OTHER_ORGANISATION, OTHER_EVENT, NO_TOKEN))
+)
+def test_no_organiser_page_shows_or_changes_the_showcase_for_those_outside_it(
+    showcase, route, caller
+):
+    s = showcase
+    before = s.remembered_fingerprint(route.service) if route.method == "POST" else None
+    response, text = open_page(s, route, caller)
+    got = f"{route} as {caller}: {response.status_code} {text[:300]}"
+
+    if caller == NO_TOKEN:
+        assert response.status_code == 303, got
+        assert response.headers["Location"].startswith("/organiser/login?next="), got
+    elif route.arguments:
+        assert response.status_code == 404, got
+    else:
+        assert response.status_code == 200, got
+    # The ids of the address asked for may come back (the page's own links); no other may.
+    unseen = (s.of_event_a if caller == OTHER_EVENT else s.ours) - set(
+        page_path(s, route).split("/")
+    )
+    leaked = sorted(identifier for identifier in unseen if identifier in text)
+    assert not leaked, f"{got}: it names the showcase's {leaked}"
+    if before is not None:
+        assert s.fingerprint(route.service) == before, f"{route} as {caller} changed something"
+
+
+@pytest.mark.parametrize(("route", "caller"), _page_cases((REMOVED, SIGNED_OUT_EVERYWHERE)))
+def test_a_removed_members_and_a_signed_out_members_pages_send_them_to_sign_in(
+    ended_tokens, route, caller
+):
+    response, text = open_page(ended_tokens, route, caller)
+    assert response.status_code == 303, f"{route} as {caller}: {response.status_code} {text[:300]}"
+    assert response.headers["Location"].startswith("/organiser/login?next=")
