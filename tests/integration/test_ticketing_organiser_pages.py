@@ -171,6 +171,11 @@ def test_a_manager_resends_reissues_and_revokes_an_attendees_ticket(embedded, te
     assert revoked.headers["Location"].endswith("done=revoked")
     scans(flow, second["payload"], "revoked")
     assert flow.ticket(registration).json()["status"] == "revoked"
+    attendees_page = flow.get(
+        f"/api/ticketing/pages/registrations/{registration['id']}/ticket",
+        params={"token": registration["manage_token"]},
+    )
+    assert "The organiser revoked this ticket" in attendees_page.text
     page = browser.get(flow.url(ticket_page))
     assert "Revoked by an organiser" in page.text
     assert "Send the ticket mail again" not in page.text, "a revoked ticket offers no actions"
