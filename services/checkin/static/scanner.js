@@ -280,8 +280,24 @@ async function searchTickets(text) {
 
 // --- the camera, where the browser can read QR codes -------------------------------------
 
-async function startCamera() {
-  const video = $("#camera");
+// A pairing QR (the organiser's doors page) holds this page's address with #pair=<code>: read
+// by the camera, on the pairing screen or while scanning, it pairs this device.
+function pairingCodeIn(text) {
+  try {
+    const match = /^#pair=([A-Za-z0-9-]+)$/.exec(new URL(text, location.href).hash);
+    return match ? match[1] : null;
+  } catch {
+    return null;
+  }
+}
+
+function readCode(value) {
+  const code = pairingCodeIn(value);
+  if (code) return pairWith(code);
+  if (!$("#scanner").hidden) submit(newScan({ payload: value }));
+}
+
+async function startCamera(video) {
   const detector = new BarcodeDetector({ formats: ["qr_code"] });
   video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
   video.hidden = false;
@@ -294,18 +310,22 @@ async function startCamera() {
     // The same code stays in view for a while: one scan, not one per frame.
     if (code && (code.rawValue !== last.value || now - last.at > 3000)) {
       last = { value: code.rawValue, at: now };
-      submit(newScan({ payload: code.rawValue }));
+      readCode(code.rawValue);
     }
     setTimeout(look, 200);
   };
   look();
 }
 
-function stopCamera() {
-  const video = $("#camera");
+function stopCamera(video) {
   video.hidden = true;
   for (const track of video.srcObject?.getTracks() || []) track.stop();
   video.srcObject = null;
+}
+
+function offerCamera(button, video) {
+  button.hidden = false;
+  button.addEventListener("click", () => (video.hidden ? startCamera(video) : stopCamera(video)));
 }
 
 // --- pairing and start -------------------------------------------------------------------
@@ -340,23 +360,36 @@ async function showScanner() {
   sync();
 }
 
-async function pair(event) {
-  event.preventDefault();
+async function pairWith(code) {
+  for (const video of document.querySelectorAll("video")) stopCamera(video);
   try {
     const paired = await api("POST", "/pairing-codes/redeem", {
-      code: $("#pair-code").value,
+      code,
       device_name: $("#device-name").value || "Door device",
     });
     store(PAIRING, paired);
     store(SETTINGS, { list_id: paired.list_id, direction: "in" });
     await showScanner();
   } catch {
-    $("#pair-error").textContent = TEXTS.pairing_failed;
+    // A device already paired keeps scanning; it only hears that the new code failed.
+    if (stored(PAIRING, null) && !$("#scanner").hidden) $("#verdict-detail").textContent = TEXTS.pairing_failed;
+    else showPairing(TEXTS.pairing_failed);
   }
 }
 
+// Opened from a pairing QR by the phone's own camera app: pair at once, and take the code out
+// of the address, so that neither a reload nor the history holds it.
+function pairingFromAddress() {
+  const code = pairingCodeIn(location.href);
+  if (code) history.replaceState(null, "", location.pathname + location.search);
+  return code;
+}
+
 function start() {
-  $("#pair-form").addEventListener("submit", pair);
+  $("#pair-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    pairWith($("#pair-code").value);
+  });
   $("#scan-form").addEventListener("submit", (event) => {
     event.preventDefault();
     // Base45 may end in a space: strip only the line end a handheld scanner sends.
@@ -384,9 +417,8 @@ function start() {
     }, 0),
   );
   if ("BarcodeDetector" in window && navigator.mediaDevices?.getUserMedia) {
-    const button = $("#camera-button");
-    button.hidden = false;
-    button.addEventListener("click", () => ($("#camera").hidden ? startCamera() : stopCamera()));
+    offerCamera($("#camera-button"), $("#camera"));
+    offerCamera($("#pair-camera-button"), $("#pair-camera"));
   }
   window.addEventListener("online", () => {
     showNetwork();
@@ -395,7 +427,9 @@ function start() {
   window.addEventListener("offline", showNetwork);
   setInterval(sync, SYNC_EVERY_MS);
   setInterval(() => navigator.onLine && stored(PAIRING, null) && !syncing && refreshBundle(), BUNDLE_EVERY_MS);
-  if (stored(PAIRING, null)) showScanner();
+  const code = pairingFromAddress();
+  if (code) pairWith(code);
+  else if (stored(PAIRING, null)) showScanner();
   else showPairing();
 }
 
