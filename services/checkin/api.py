@@ -6,7 +6,7 @@ from flask import Response, jsonify, request
 from services.checkin import schemas, service
 from services.checkin.compressed_uploads import MAX_INFLATED_BYTES
 from services.checkin.scan_records import ScanRequest
-from shared.auth import ATTENDEES, DOORS, READ, SCAN
+from shared.auth import ATTENDEES, DOORS, READ, SCAN, Principal
 from shared.http import Blueprint, current_principal, current_runtime, require
 
 blp = Blueprint("checkin", __name__, description="Check-in lists, door devices and scans")
@@ -228,12 +228,17 @@ def event_stats(event_id):
 def event_stats_live(args, event_id):
     """The stats again whenever a scan is recorded, as server-sent events; the stream ends
     after at most five minutes and the browser reconnects."""
+    return live_stats_stream(current_principal(), str(event_id), args["max_seconds"])
+
+
+def live_stats_stream(principal: Principal, event_id: str, max_seconds: float) -> Response:
+    """The live stats as a streamed response, for the API and the organiser pages alike."""
     events = service.stats_events(
         current_runtime().session_factory,
-        current_principal(),
-        str(event_id),
+        principal,
+        event_id,
         lambda stats: json.dumps(schemas.StatsOut().dump(stats), ensure_ascii=False),
-        args["max_seconds"],
+        max_seconds,
     )
     return Response(
         events,
@@ -248,8 +253,13 @@ def event_stats_live(args, event_id):
 @blp.doc(security=BEARER)
 def scans_csv(event_id):
     """Every scan of the event as CSV, oldest first."""
+    return scans_csv_download(current_principal(), str(event_id))
+
+
+def scans_csv_download(principal: Principal, event_id: str) -> Response:
+    """The scans' CSV as a file to save, for the API and the organiser pages alike."""
     with current_runtime().session_factory() as session:
-        text = service.scans_csv(session, current_principal(), str(event_id))
+        text = service.scans_csv(session, principal, event_id)
     return Response(
         text,
         mimetype="text/csv",

@@ -3,7 +3,7 @@ dashboard pages."""
 
 from pathlib import Path
 
-from services.checkin import api, handlers, pages
+from services.checkin import api, handlers, organiser_pages, pages
 from services.checkin.compressed_uploads import GzipRequestBodies
 from services.checkin.models import Base, tables
 from shared import pages as shared_pages
@@ -17,6 +17,7 @@ DOOR_SEARCH_RATE = "30/minute"
 def create_app(settings=None, runtime=None):
     app = create_service_app(DEFINITION, [api.blp], __name__, settings, runtime)
     app.register_blueprint(pages.blueprint, url_prefix="/api/checkin")
+    app.register_blueprint(organiser_pages.blueprint, url_prefix="/api/checkin/organiser")
     app.register_blueprint(shared_pages.blueprint)
     init_i18n(app, Path(__file__).parent / "translations")
     settings = app.extensions["loopgate"].settings

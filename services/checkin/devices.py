@@ -5,10 +5,10 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
-from services.checkin.models import CheckinList, Device, EventInfo, PairingCode
+from services.checkin.models import CheckinList, Device, EventInfo, PairingCode, Scan
 from shared.auth import STAFF, Principal, new_token, revoke_token, store_token, token_digest
 from shared.errors import N_, NotFound
 
@@ -113,3 +113,20 @@ def organised_device(session: Session, principal: Principal, device_id: str) -> 
     if device is None or not principal.may_open(device.organisation_id, device.event_id):
         raise NotFound(N_("No such device."))
     return device
+
+
+def last_scans(session: Session, devices: list[Device]) -> dict[str, datetime]:
+    """When each device's last scan was recorded, by device id (a device that never
+    scanned has none): a scan's sender is its device's token digest."""
+    by_token = {device.token_sha256: device.id for device in devices}
+    if not by_token:
+        return {}
+    rows = session.execute(
+        select(Scan.scope, func.max(Scan.recorded_at))
+        .where(
+            Scan.organisation_id == devices[0].organisation_id,
+            Scan.scope.in_(sorted(by_token)),
+        )
+        .group_by(Scan.scope)
+    )
+    return {by_token[scope]: recorded_at for scope, recorded_at in rows}

@@ -52,7 +52,7 @@ def _scanner_texts() -> dict:
     }
 
 
-def _dashboard_texts() -> dict:
+def dashboard_texts() -> dict:
     return {
         "live": _("Live"),
         "reconnecting": _("Reconnecting…"),
@@ -96,4 +96,4 @@ def scanner():
 @blueprint.route("/dashboard")
 def dashboard():
     """The organiser's live view of an event's doors."""
-    return _page("dashboard.html", _dashboard_texts())
+    return _page("dashboard.html", dashboard_texts())

@@ -5,6 +5,7 @@ and live_stats (the dashboard). No Flask, no broker."""
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Table
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.checkin import devices, lists, live_stats, live_stream, roster, scanning
-from services.checkin.models import CheckinList, Device, RosterTicket
+from services.checkin.models import CheckinList, Device, EventInfo, RosterTicket
 from services.checkin.scan_records import ScanRequest
 from shared.auth import Principal
 from shared.bus.outbox import forget_attendees
@@ -218,3 +219,28 @@ def stats_events(
     with session_factory() as session:
         event = lists.organised_event(session, principal, event_id)
     return live_stream.stats_events(session_factory, event, render, max_seconds)
+
+
+# --- the organiser's doors page ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventDoors:
+    """What the organiser pages show of an event's doors: the event (its ticket types and
+    time zone), its lists and its door devices with when each last sent a scan."""
+
+    event: EventInfo
+    lists: list[lists.ListWithTimezone]
+    devices: list[Device]
+    last_scans: dict[str, datetime]
+
+
+def event_doors(session: Session, principal: Principal, event_id: str) -> EventDoors:
+    event_lists_now = event_lists(session, principal, event_id)  # checks the caller
+    event_devices = devices.event_devices(session, event_id)
+    return EventDoors(
+        event=session.get(EventInfo, event_id),
+        lists=event_lists_now,
+        devices=event_devices,
+        last_scans=devices.last_scans(session, event_devices),
+    )

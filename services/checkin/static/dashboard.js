@@ -1,11 +1,16 @@
 // The organiser's live view of an event's doors: figures, per list and per ticket type, an
 // arrivals chart drawn as inline SVG, door devices, the CSV of scans. Live updates come as
-// server-sent events, read with fetch so the token travels in a header, not in the URL.
-// The organiser token lives in this page's memory only, never in the browser's storage,
-// where it would outlive the page and be open to every script of the site; the browser's
-// password manager may keep it instead.
+// server-sent events, read with fetch.
+// Opened from the organiser area (data-signed-in), the page's own sign-in cookie goes with
+// every call and the feeds are the organiser pages' own; pairing and the devices are on the
+// doors page there. Opened alone (?event=), it asks for an organiser token, which travels in
+// a header, not in the URL, and lives in this page's memory only, never in the browser's
+// storage, where it would outlive the page and be open to every script of the site; the
+// browser's password manager may keep it instead.
 
-const API = document.body.dataset.api;
+const BOARD = document.querySelector("[data-api]");
+const API = BOARD.dataset.api;
+const SIGNED_IN = "signedIn" in BOARD.dataset;
 const TEXTS = JSON.parse(document.getElementById("texts").textContent);
 const RECONNECT_MS = 2000;
 // Time labels under the chart: at most this many, and at least this many pixels apart, room
@@ -17,7 +22,7 @@ const SVG = "http://www.w3.org/2000/svg";
 
 const $ = (selector) => document.querySelector(selector);
 const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_, name) => values[name] ?? "");
-const eventId = new URLSearchParams(location.search).get("event");
+const eventId = BOARD.dataset.event || new URLSearchParams(location.search).get("event");
 let timezone = "UTC";
 let token = null;
 let shownArrivals = [];
@@ -25,9 +30,12 @@ let shownArrivals = [];
 async function api(method, path) {
   const response = await fetch(API + path, {
     method,
-    headers: { Authorization: `Bearer ${token}` },
+    headers: SIGNED_IN ? {} : { Authorization: `Bearer ${token}` },
+    // A signed-in page whose sign-in ended is sent to the sign-in page: not followed here.
+    redirect: "manual",
   });
-  if (response.status === 401 || response.status === 403) throw new Error("unauthorised");
+  const turnedAway = response.type === "opaqueredirect" || response.status === 401 || response.status === 403;
+  if (turnedAway) throw new Error("unauthorised");
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   return response;
 }
@@ -62,7 +70,7 @@ function render(stats) {
         item.name,
         item.checked_in,
         item.inside,
-        button(TEXTS.pair, () => pairDevice(item)),
+        ...(SIGNED_IN ? [] : [button(TEXTS.pair, () => pairDevice(item))]),
       ]),
     ),
   );
@@ -191,7 +199,7 @@ async function follow() {
         }
       }
     } catch (error) {
-      if (error.message === "unauthorised") return askForToken(TEXTS.unauthorised);
+      if (error.message === "unauthorised") return refused(error);
     }
     $("#live-status").textContent = TEXTS.reconnecting;
     $("#live-status").className = "offline";
@@ -206,26 +214,40 @@ function askForToken(message) {
   $("#token-error").textContent = message || "";
 }
 
+function refused(error) {
+  const unauthorised = error.message === "unauthorised";
+  // Signed in, the sign-in ended meanwhile: reloading the page leads to the sign-in and back.
+  if (SIGNED_IN && unauthorised) return location.reload();
+  if (SIGNED_IN) return ($("#live-status").textContent = error.message);
+  askForToken(unauthorised ? TEXTS.unauthorised : error.message);
+}
+
 async function open() {
-  $("#token-form").hidden = true;
-  $("#board").hidden = false;
+  if (!SIGNED_IN) {
+    $("#token-form").hidden = true;
+    $("#board").hidden = false;
+  }
   try {
     render(await (await api("GET", `/events/${eventId}/stats`)).json());
-    await showDevices();
+    if (!SIGNED_IN) await showDevices();
   } catch (error) {
-    return askForToken(error.message === "unauthorised" ? TEXTS.unauthorised : error.message);
+    return refused(error);
   }
   follow();
 }
 
-$("#token-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  token = $("#token").value.trim();
-  open();
-});
-$("#csv").addEventListener("click", downloadCsv);
 window.addEventListener("resize", () => drawArrivals(shownArrivals));
-// Earlier versions kept the token in localStorage: take it out of browsers that still hold it.
-localStorage.removeItem("loopgate.organiser.token");
-if (!eventId) document.body.replaceChildren(Object.assign(document.createElement("p"), { textContent: TEXTS.no_event }));
-else askForToken();
+if (SIGNED_IN) open();
+else {
+  $("#token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    token = $("#token").value.trim();
+    open();
+  });
+  // Signed in, the page's CSV is a plain link; here the download needs the token.
+  $("#csv").addEventListener("click", downloadCsv);
+  // Earlier versions kept the token in localStorage: take it out of browsers that still hold it.
+  localStorage.removeItem("loopgate.organiser.token");
+  if (!eventId) document.body.replaceChildren(Object.assign(document.createElement("p"), { textContent: TEXTS.no_event }));
+  else askForToken();
+}
