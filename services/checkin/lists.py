@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from services.checkin.models import CheckinList, EventInfo, Scan
+from services.checkin.models import CheckinList, Device, EventInfo, PairingCode, Scan
 from services.checkin.scan_records import DoorEvent
 from shared.auth import Principal
 from shared.errors import N_, Conflict, InvalidRequest, NotFound
@@ -120,6 +120,17 @@ def delete_list(session: Session, checkin_list: CheckinList) -> None:
     scanned = session.scalars(select(Scan.scan_id).where(Scan.list_id == checkin_list.id)).first()
     if scanned:
         raise Conflict(N_("This list has scans; it stays so that they keep their gate."))
+    # A device's token works on every list of its event: its devices keep scanning, opening
+    # on the event's default list from now on. Its codes not used yet would pair to nothing.
+    default_id = session.scalars(
+        select(CheckinList.id).where(
+            CheckinList.event_id == checkin_list.event_id, CheckinList.is_default
+        )
+    ).one()
+    session.execute(
+        update(Device).where(Device.list_id == checkin_list.id).values(list_id=default_id)
+    )
+    session.execute(delete(PairingCode).where(PairingCode.list_id == checkin_list.id))
     session.delete(checkin_list)
 
 

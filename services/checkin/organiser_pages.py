@@ -250,7 +250,7 @@ def confirm_list_deletion(event_id, list_id):
         doors_now,
         question=gettext("Delete the list “%(name)s”?", name=checkin_list.name),
         consequences=[
-            gettext("Devices paired to it stop scanning at this gate; pair them again."),
+            gettext("Devices paired to it keep scanning, and open on the default list."),
             gettext("A list that has scans stays, so that they keep their gate."),
         ],
         action=url_for(".delete_list", event_id=event_id, list_id=list_id),

@@ -119,6 +119,10 @@ def test_a_member_pairs_a_phone_from_the_doors_page_and_watches_the_dashboard(
     page.get_by_role("link", name="Gates, pairing and door devices").click()
     expect(page).to_have_url(embedded.url(doors))
 
+    page.get_by_role("link", name="繁體中文").click()
+    expect(page.get_by_role("heading", name="Harbour Lights 的入口")).to_be_visible()
+    shoot(page, "doors-zh-Hant")
+
 
 def test_the_scanners_pairing_form_fits_a_phone(embedded, page):
     page.set_viewport_size({"width": 390, "height": 844})

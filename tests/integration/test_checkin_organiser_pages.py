@@ -211,6 +211,12 @@ def pairing_link_in(page_text: str) -> str:
     return found.text
 
 
+def code_on(pairing_page) -> str:
+    return re.search(r'id="pairing-code"[^>]*>([A-Z2-9]{4}-[A-Z2-9]{4})<', pairing_page.text).group(
+        1
+    )
+
+
 def test_a_door_member_pairs_a_device_from_the_qr_code_and_revokes_it(showcase):
     door = showcase.member("door")
     doors = showcase.page(door, "/doors")
@@ -220,9 +226,7 @@ def test_a_door_member_pairs_a_device_from_the_qr_code_and_revokes_it(showcase):
     paired_page = send(door, showcase.url(f"/lists/{default}/pairing-codes"), doors)
     assert paired_page.status_code == 201
     assert paired_page.headers["Cache-Control"] == "no-store"
-    code = re.search(r'id="pairing-code"[^>]*>([A-Z2-9]{4}-[A-Z2-9]{4})<', paired_page.text).group(
-        1
-    )
+    code = code_on(paired_page)
     assert "Valid for 10 minutes, for one device, once." in paired_page.text
     link = pairing_link_in(paired_page.text)
     assert link == showcase.flow.url(f"/api/checkin/scanner#pair={code}")
@@ -248,6 +252,32 @@ def test_a_door_member_pairs_a_device_from_the_qr_code_and_revokes_it(showcase):
     assert redirected_to_doors(revoked, showcase, "revoked")
     assert showcase.flow.get(bundle, headers=staff).status_code == 401
     assert "Revoked" in showcase.page(door, "/doors").text
+
+
+def test_deleting_a_list_keeps_its_devices_scanning_and_ends_its_unused_codes(showcase):
+    manager = showcase.member("manager")
+    form = showcase.page(manager, "/lists/new")
+    send(manager, showcase.url("/lists"), form, name="Side door", reentry="once")
+    side = next(item["id"] for item in showcase.lists() if item["name"] == "Side door")
+    doors = showcase.page(manager, "/doors")
+    pair = showcase.url(f"/lists/{side}/pairing-codes")
+    used, unused = (code_on(send(manager, pair, doors)) for _ in range(2))
+    device = showcase.flow.post("/api/checkin/pairing-codes/redeem", json={"code": used}).json()
+
+    confirm = showcase.page(manager, f"/lists/{side}/delete")
+    assert "keep scanning, and open on the default list" in confirm.text
+    deleted = send(manager, showcase.url(f"/lists/{side}/delete"), confirm)
+    assert redirected_to_doors(deleted, showcase, "deleted"), deleted.text
+    devices = showcase.flow.get(
+        f"/api/checkin/events/{showcase.event_id}/devices", headers=showcase.owner
+    ).json()
+    moved = next(item for item in devices if item["id"] == device["device_id"])
+    assert moved["list_id"] == showcase.default_list_id()
+    staff = {"Authorization": f"Bearer {device['token']}"}
+    bundle = f"/api/checkin/events/{showcase.event_id}/bundle"
+    assert showcase.flow.get(bundle, headers=staff).status_code == 200
+    redeem = "/api/checkin/pairing-codes/redeem"
+    assert showcase.flow.post(redeem, json={"code": unused}).status_code == 404
 
 
 # --- who may do what ------------------------------------------------------------------------
