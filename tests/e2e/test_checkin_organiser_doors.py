@@ -100,11 +100,22 @@ def test_a_member_pairs_a_phone_from_the_doors_page_and_watches_the_dashboard(
         assert scanner.url == embedded.url("/api/checkin/scanner")
         assert scanner.evaluate("document.documentElement.scrollWidth") <= 390
         scanner.screenshot(path=SHOTS / "doors-phone-paired-390.png", full_page=True)
+
+        # A second code opened in the same tab (only the fragment changes) pairs it again.
+        page.get_by_role("link", name="Done: back to the doors").click()
+        page.get_by_role("row", name=re.compile("Main entrance")).get_by_role(
+            "button", name="Pair a device"
+        ).click()
+        scanner.goto(page.locator("#pairing-link").get_attribute("href"))
+        expect(scanner.locator("#list option:checked")).to_have_text("Main entrance")
+        assert scanner.url == embedded.url("/api/checkin/scanner")
     finally:
         phone.close()
 
     page.get_by_role("link", name="Done: back to the doors").click()
-    expect(page.get_by_role("row", name=re.compile("Door device"))).to_contain_text("North gate")
+    devices = page.get_by_role("row", name=re.compile("Door device"))
+    expect(devices).to_have_count(2)
+    expect(devices.first).to_contain_text("North gate")
     shoot(page, "doors-with-a-device")
 
     page.get_by_role("link", name="Live dashboard").click()

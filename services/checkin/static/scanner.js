@@ -427,6 +427,11 @@ function start() {
   window.addEventListener("offline", showNetwork);
   setInterval(sync, SYNC_EVERY_MS);
   setInterval(() => navigator.onLine && stored(PAIRING, null) && !syncing && refreshBundle(), BUNDLE_EVERY_MS);
+  // A pairing link opened where this page is open already changes only the address's fragment.
+  window.addEventListener("hashchange", () => {
+    const code = pairingFromAddress();
+    if (code) pairWith(code);
+  });
   const code = pairingFromAddress();
   if (code) pairWith(code);
   else if (stored(PAIRING, null)) showScanner();
