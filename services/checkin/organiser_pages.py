@@ -75,7 +75,16 @@ def _doors(event_id) -> service.EventDoors:
 def _list_of(doors_now: service.EventDoors, list_id):
     """The list of this event (another event's, even one the member may open, is missing
     here: its address names this event)."""
-    found = next((item for item in doors_now.lists if item.id == str(list_id)), None)
+    return _one_of(doors_now.lists, list_id)
+
+
+def _device_of(doors_now: service.EventDoors, device_id):
+    """The door device of this event, as `_list_of` finds a list."""
+    return _one_of(doors_now.devices, device_id)
+
+
+def _one_of(items, item_id):
+    found = next((item for item in items if item.id == str(item_id)), None)
     if found is None:
         abort(404)
     return found
@@ -306,9 +315,7 @@ def pair_device(event_id, list_id):
 @organiser_page
 def confirm_revocation(event_id, device_id):
     doors_now = _doors(event_id)
-    device = next((item for item in doors_now.devices if item.id == str(device_id)), None)
-    if device is None:
-        abort(404)
+    device = _device_of(doors_now, device_id)
     return _asked_once(
         doors_now,
         question=gettext("Revoke the device “%(name)s”?", name=device.name),
@@ -324,12 +331,10 @@ def confirm_revocation(event_id, device_id):
 @blueprint.post("/events/<uuid:event_id>/devices/<uuid:device_id>/revoke")
 @organiser_page
 def revoke_device(event_id, device_id):
-    doors_now = _doors(event_id)
-    if str(device_id) not in {device.id for device in doors_now.devices}:
-        abort(404)
+    device = _device_of(_doors(event_id), device_id)
     runtime = current_runtime()
     tokens = runtime.tables.tokens
-    service.revoke_device(runtime.unit_of_work(), g.principal, tokens, str(device_id))
+    service.revoke_device(runtime.unit_of_work(), g.principal, tokens, device.id)
     runtime.recent_tokens.forget_all()
     return _to_doors(event_id, "revoked")
 
