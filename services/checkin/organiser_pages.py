@@ -17,12 +17,13 @@ from markupsafe import Markup
 from marshmallow import ValidationError
 from qrcode.image.svg import SvgPathImage
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 
 from services.checkin import schemas, service
 from services.checkin.api import live_stats_stream, scans_csv_download
 from services.checkin.pages import dashboard_texts
 from shared.auth import ATTENDEES, DOORS, READ
-from shared.errors import DomainError, InvalidRequest
+from shared.errors import N_, DomainError, InvalidRequest
 from shared.http import current_runtime, problem
 from shared.pages import organiser_sessions, signed_in_member
 
@@ -35,7 +36,13 @@ doors = organiser_sessions(signed_in_member, changes=DOORS)
 FEEDS = frozenset(
     f"checkin_organiser_pages.{name}" for name in ("stats", "live_stats", "scans_csv")
 )
-REENTRY_CHOICES = ("once", "daily", "unlimited")
+# What a person is told when a page refuses: the form's token is from another sign-in, their
+# role reads only, or what the address names is not this event's.
+PAGE_REFUSALS = {
+    400: N_("The form had expired. Please go back, reload the page and try again."),
+    403: N_("Your role may look at the doors but not change them."),
+    404: N_("There is no such page."),
+}
 
 
 def organiser_page(view):
@@ -57,6 +64,16 @@ def refused(error: DomainError):
     if request.endpoint in FEEDS:
         return problem(error.status, message, error.slug)
     return render_template("organiser_error.html", message=message), error.status
+
+
+@blueprint.errorhandler(HTTPException)
+def turned_away(error: HTTPException):
+    """A page for what the pages themselves refuse (a form from before the sign-in, a
+    viewer's form, another event's list); the feeds answer as the API does."""
+    if request.endpoint in FEEDS or error.code not in PAGE_REFUSALS:
+        return problem(error.code, error.description)
+    message = gettext(PAGE_REFUSALS[error.code])
+    return render_template("organiser_error.html", message=message), error.code
 
 
 def _session():

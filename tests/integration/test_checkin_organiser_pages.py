@@ -298,7 +298,9 @@ def test_a_viewer_sees_the_doors_and_the_dashboard_but_every_form_is_refused(sho
         (f"/lists/{default}/pairing-codes", {}),
         (f"/lists/{default}/delete", {}),
     ):
-        assert send(viewer, showcase.url(path), doors, **fields).status_code == 403, path
+        refused = send(viewer, showcase.url(path), doors, **fields)
+        assert refused.status_code == 403, path
+        assert "Your role may look at the doors but not change them." in refused.text
     assert showcase.lists() == before
 
 
@@ -309,6 +311,7 @@ def test_a_post_without_the_forms_token_is_refused(showcase):
         showcase.url("/lists"), data={"name": "Side door", "reentry": "once"}, allow_redirects=False
     )
     assert refused.status_code == 400
+    assert "The form had expired" in refused.text
     assert showcase.lists() == before
 
 
