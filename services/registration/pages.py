@@ -376,9 +376,19 @@ def sign_in():
     if session_id is None:
         failed_authentications().record(account=email)
         return _sign_in_page(refused, 401)
-    response = redirect(organisers.safe_next(url_for("pages.organiser_home")), 303)
+    home = url_for("pages.organiser_home")
+    target = organisers.safe_next(home)
+    if email is None and not _in_registrations_area(target):
+        # The bootstrap token's session is registration's own: check-in's and ticketing's
+        # pages read members' access tokens only, and would send it back here.
+        target = home
+    response = redirect(target, 303)
     organisers.begin(response, session_id, lifetime)
     return sign_in_form.done(response)
+
+
+def _in_registrations_area(path: str) -> bool:
+    return path == "/organiser" or path.startswith("/organiser/")
 
 
 def _sign_in_page(
@@ -389,7 +399,13 @@ def _sign_in_page(
     asks_code: bool = False,
 ) -> Response:
     return sign_in_form.page(
-        "organiser_login.html", status, headers, error=error, email=email, asks_code=asks_code
+        "organiser_login.html",
+        status,
+        headers,
+        error=error,
+        email=email,
+        asks_code=asks_code,
+        members_only=not _in_registrations_area(organisers.safe_next("/organiser/")),
     )
 
 

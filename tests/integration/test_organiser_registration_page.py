@@ -8,11 +8,15 @@ import re
 import uuid
 
 import pytest
+import requests
 
 from tests.support import (
+    ORGANISER_TOKEN,
     embedded_loopgate,
     invited_member_headers,
     new_organisation,
+    send_secure_cookies_over_http,
+    sign_in,
     signed_in_member,
 )
 
@@ -208,3 +212,26 @@ def test_signed_out_the_page_sends_to_sign_in_and_an_unknown_registration_is_404
     assert "/organiser/login?next=" in answer.url
     owner = signed_in_member(embedded, showcase.owner_address)
     assert page_of(owner, embedded, {"id": str(uuid.uuid4())}).status_code == 404
+
+
+def test_the_organiser_token_opens_registrations_pages_and_says_why_not_the_doors(embedded):
+    """The bootstrap token's browser session is registration's alone: the doors (check-in)
+    send it to sign in as a member, saying so, and signing in with the token again does not
+    send it back there in a loop."""
+    event_id, _ = embedded.published_event()
+    doors = f"/api/checkin/organiser/events/{event_id}/doors"
+    browser = requests.Session()
+    assert sign_in(browser, embedded.base_url, ORGANISER_TOKEN).status_code == 303
+    assert browser.get(embedded.url("/organiser/")).status_code == 200
+
+    sent = browser.get(embedded.url(doors), allow_redirects=False)
+    assert sent.status_code == 303
+    login = browser.get(embedded.url(sent.headers["Location"]))
+    assert "open for team members: sign in with your email address" in login.text
+    send_secure_cookies_over_http(browser)
+    again = browser.post(
+        embedded.url(sent.headers["Location"]),
+        data={"token": ORGANISER_TOKEN, "csrf": login.cookies["loopgate_sign_in"]},
+        allow_redirects=False,
+    )
+    assert again.status_code == 303 and again.headers["Location"] == "/organiser/"

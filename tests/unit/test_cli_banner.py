@@ -32,7 +32,8 @@ def test_the_banner_names_the_pages_a_person_opens_in_a_browser():
     assert lines["demo showcase"] == f"{URL}/events/{SHOWCASE}"
     assert lines["organiser login"] == f"{URL}/organiser/login"
     assert lines["door scanner"] == f"{URL}/api/checkin/scanner"
-    assert lines["live dashboard"] == f"{URL}/api/checkin/dashboard?event={SHOWCASE}"
+    assert lines["its doors"] == f"{URL}/api/checkin/organiser/events/{SHOWCASE}/doors"
+    assert lines["live dashboard"] == f"{URL}/api/checkin/organiser/events/{SHOWCASE}/dashboard"
     assert lines["organiser token"] == "3q2k-token"
     assert lines["demo owner"] == f"{URL}/organiser/invitations/abc.def"
 
