@@ -88,6 +88,7 @@ def redeem_pairing_code(
         "device_id": device.id,
         "event_id": event.id,
         "event_title": event.title,
+        "event_texts": event.texts or {},
         "list_id": checkin_list.id,
         "list_name": checkin_list.name,
     }

@@ -22,6 +22,9 @@ class EventInfo(Base):
     early_entry_minutes: Mapped[int]
     status: Mapped[str] = mapped_column(String(16))
     ticket_type_names: Mapped[dict] = mapped_column(JSON, default=dict)
+    # What the door shows in its own language, where the organiser gave one:
+    # {"title": {locale: title}, "ticket_types": {ticket type id: {locale: name}}}.
+    texts: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     # IANA name; "once per day" lists count days on the event's own calendar.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 

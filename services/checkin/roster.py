@@ -36,9 +36,30 @@ def record_event(session: Session, data: dict) -> None:
     event.status = data["status"]
     event.timezone = data["timezone"]
     event.ticket_type_names = {str(t["id"]): t["name"] for t in data["ticket_types"]}
+    event.texts = door_texts(data)
     session.add(event)
     session.flush()
     ensure_default_list(session, event_id)
+
+
+def door_texts(data: dict) -> dict:
+    """The event's title and ticket type names in each language the organiser gave them
+    (EventInfo.texts), from an event.published or event.updated."""
+    return {
+        "title": {
+            locale: texts["title"]
+            for locale, texts in (data.get("translations") or {}).items()
+            if texts.get("title")
+        },
+        "ticket_types": {
+            str(ticket_type["id"]): {
+                locale: texts["name"]
+                for locale, texts in (ticket_type.get("translations") or {}).items()
+                if texts.get("name")
+            }
+            for ticket_type in data["ticket_types"]
+        },
+    }
 
 
 def add_to_roster(session: Session, data: dict) -> None:
@@ -153,12 +174,14 @@ class TicketAtTheDoor:
 class OfflineBundle:
     """Everything a door device needs to judge scans of an event without the network: the
     event's public keys (retired ones marked, so the door refuses their codes), the valid
-    tickets with their admissions so far, the ids of revoked tickets, and the lists."""
+    tickets with their admissions so far, the ids of revoked tickets, the lists, and the
+    event's names in the door's languages (EventInfo.texts)."""
 
     keys: list[PublicKey]
     tickets: list[TicketAtTheDoor]
     revoked: list[str]
     lists: list[ListWithTimezone]
+    texts: dict
 
 
 # Admissions with the names of their lists, read into Entry records by column name.
@@ -224,4 +247,5 @@ def offline_bundle(session: Session, event: EventInfo) -> OfflineBundle:
         ],
         revoked=[ticket.id for ticket in tickets if ticket.revoked_at is not None],
         lists=[ListWithTimezone.of(item, event) for item in event_lists(session, event.id)],
+        texts=event.texts or {},
     )

@@ -213,6 +213,12 @@ class BundleOut(Schema):
     tickets = fields.List(fields.Nested(BundleTicket))
     revoked = fields.List(fields.String())
     lists = fields.List(fields.Nested(CheckinListOut))
+    texts = fields.Dict(
+        metadata={
+            "description": "The event's title and ticket type names per language given: "
+            '{"title": {locale: title}, "ticket_types": {id: {locale: name}}}'
+        }
+    )
 
 
 class PairingCodeOut(Schema):
@@ -232,6 +238,7 @@ class PairedDeviceOut(Schema):
     device_id = fields.String()
     event_id = fields.String()
     event_title = fields.String()
+    event_texts = fields.Dict(metadata={"description": "As the bundle's texts"})
     list_id = fields.String()
     list_name = fields.String()
 

@@ -4,9 +4,10 @@ member (who find their invitations in the mailbox page); the manager sets the sh
 (two ticket types, one needing approval, a session, a choice question, a consent), publishes
 it and adds two gates; an attendee registers on the public page; the door member pairs a
 phone by the pairing QR code (read back from the screen by zxing-cpp, as the phone's camera
-would, and opened) and that phone scans the attendee's ticket, read off the ticket page the
-same way; the dashboard shows the arrival. The test itself calls no API. Screenshots at 390
-and 1366 px go to /tmp/shots (showcase-*.png) for a person to look at."""
+would, and opened) and that phone, set to Hong Kong Chinese, scans the attendee's ticket, read
+off the ticket page the same way, naming the ticket type as the organiser wrote it in Chinese;
+the dashboard shows the arrival. The test itself calls no API. Screenshots at 390 and 1366 px
+go to /tmp/shots (showcase-*.png) for a person to look at."""
 
 import io
 import re
@@ -37,8 +38,8 @@ def shoot(page, name: str) -> None:
     page.set_viewport_size(size)
 
 
-def person(browser, viewport=LAPTOP):
-    page = browser.new_context(viewport=viewport).new_page()
+def person(browser, viewport=LAPTOP, locale="en-GB"):
+    page = browser.new_context(viewport=viewport, locale=locale).new_page()
     page.set_default_timeout(15_000)
     return page
 
@@ -105,6 +106,10 @@ def set_up_the_showcase(page, base_url: str) -> str:
     page.get_by_role("button", name="Create the draft").click()
     expect(page.get_by_role("heading", name=re.compile("Harbour Lights"))).to_be_visible()
     event_page = page.url
+
+    page.get_by_role("row", name=re.compile("^General")).get_by_role("link").click()
+    page.get_by_label("Name in Traditional Chinese (optional)").fill("普通門票")
+    page.get_by_role("button", name="Save").click()
 
     page.get_by_role("link", name="Add a ticket type").click()
     page.get_by_label("Name", exact=True).fill("Press")
@@ -191,14 +196,17 @@ def test_a_team_runs_a_showcase_from_set_up_to_the_door_from_the_pages(embedded,
     pairing_link = qr_code_in(door.locator(".pairing-qr"))
     shoot(door, "pairing")
 
-    phone = person(browser, PHONE)
+    # A door phone set to Hong Kong Chinese: the scanner's texts and the organiser's name of
+    # the ticket type in that language.
+    phone = person(browser, PHONE, locale="zh-HK")
     phone.goto(pairing_link)  # what the phone's camera app opens
-    expect(phone.locator("#event-title")).to_contain_text("Harbour Lights")
+    expect(phone.locator("#event-title")).to_have_text("已配對：Harbour Lights")
     phone.locator("#code").focus()
     phone.keyboard.type(ticket_code)  # a handheld scanner types, then presses Enter
     phone.keyboard.press("Enter")
-    expect(phone.locator("#verdict-label")).to_have_text("Welcome")
+    expect(phone.locator("#verdict-label")).to_have_text("歡迎進場")
     expect(phone.locator("#verdict-name")).to_contain_text("陳大文")
+    expect(phone.locator("#verdict-type")).to_have_text("普通門票")
     shoot(phone, "scan")
 
     door.goto(event_page)

@@ -241,7 +241,7 @@ def test_the_offline_bundle_and_a_batch_upload(embedded):
 
     assert bundle.status_code == 200
     body = bundle.json()
-    assert set(body) == {"keys", "tickets", "revoked", "lists"}
+    assert set(body) == {"keys", "tickets", "revoked", "lists", "texts"}
     assert [t["attendee_name"] for t in body["tickets"]] == ["Grace Hopper"]
     assert body["revoked"] == [cancelled["id"]]
     assert [key["key_id"] for key in body["keys"]] == [base45_decode(kept["payload"][4:])[:4].hex()]

@@ -73,3 +73,34 @@ def test_a_traditional_chinese_registrant_reads_the_organisers_chinese_texts(emb
     assert ticket_page.status_code == 200
     assert f"<h1>{TITLE}</h1>" in ticket_page.text
     assert VENUE in ticket_page.text and TICKET_TYPE in ticket_page.text
+
+
+def test_the_door_gets_the_organisers_names_in_every_language_they_gave(embedded):
+    """The scanner shows the event's title and the ticket type's name in its own language:
+    check-in keeps them from event.published and hands them to the door at pairing and in
+    the offline bundle (the page picks its language's, else the name as first written)."""
+    event_id, ticket_type_id = a_chinese_showcase(embedded)
+    lists = f"/api/checkin/events/{event_id}/lists"
+
+    def known_at_check_in():
+        answer = embedded.get(lists, headers=embedded.organiser)
+        return answer.json() if answer.status_code == 200 else None
+
+    (default_list,) = wait_until(known_at_check_in, 15, "the event at check-in")
+    code = embedded.post(
+        f"/api/checkin/lists/{default_list['id']}/pairing-codes", headers=embedded.organiser
+    ).json()["code"]
+    paired = embedded.post(
+        "/api/checkin/pairing-codes/redeem", json={"code": code, "device_name": "East gate"}
+    ).json()
+    texts = {
+        "title": {"zh_Hant_HK": TITLE},
+        "ticket_types": {ticket_type_id: {"zh_Hant_HK": TICKET_TYPE}},
+    }
+
+    assert paired["event_title"] == "Harbour Lights" and paired["event_texts"] == texts
+    bundle = embedded.get(
+        f"/api/checkin/events/{event_id}/bundle",
+        headers={"Authorization": f"Bearer {paired['token']}"},
+    ).json()
+    assert bundle["texts"] == texts

@@ -7,6 +7,10 @@ import { OfflineDoor } from "./door-rules.js";
 
 const API = document.body.dataset.api;
 const TEXTS = JSON.parse(document.getElementById("texts").textContent);
+// The page's language as the organiser's texts name it ("zh_Hant_HK"), for the event's
+// title and ticket type names in it (the bundle's and the pairing's `texts`).
+const LOCALE = document.documentElement.lang.replaceAll("-", "_");
+let eventTexts = {};
 const PAIRING = "loopgate.scanner.pairing";
 const QUEUE = "loopgate.scanner.queue";
 const SETTINGS = "loopgate.scanner.settings";
@@ -90,6 +94,7 @@ async function refreshBundle() {
   }
   bundle = bundle || (await keptBundle(eventId));
   if (!bundle) return;
+  showEventTexts(bundle.texts);
   door = await new OfflineDoor(bundle).prepare();
   // Scans judged here but not uploaded yet still count, so the same ticket is not let in twice.
   for (const queued of stored(QUEUE, [])) remember(queued.scan, queued.answer);
@@ -209,7 +214,7 @@ function show(answer, scan, offline) {
   const label = answer.verdict === "ok" && scan.direction === "out" ? "ok_out" : answer.verdict;
   $("#verdict-label").textContent = TEXTS.verdicts[label];
   $("#verdict-name").textContent = answer.ticket?.attendee_name || "";
-  $("#verdict-type").textContent = answer.ticket?.ticket_type_name || "";
+  $("#verdict-type").textContent = answer.ticket ? ticketTypeName(answer.ticket) : "";
   let detail = "";
   if (answer.previous) detail = fill(TEXTS.since, { time: timeOf(answer.previous.scanned_at), gate: answer.previous.gate });
   else if (answer.window) detail = fill(TEXTS.window, { opens: timeOf(answer.window.opens_at), closes: timeOf(answer.window.closes_at) });
@@ -264,7 +269,7 @@ async function searchTickets(text) {
     ...tickets.map((ticket) => {
       const item = document.createElement("li");
       const who = document.createElement("span");
-      who.textContent = `${ticket.attendee_name} · ${ticket.ticket_type_name} · ${ticket.id.slice(0, 8)}`;
+      who.textContent = `${ticket.attendee_name} · ${ticketTypeName(ticket)} · ${ticket.id.slice(0, 8)}`;
       const button = Object.assign(document.createElement("button"), { type: "button", textContent: TEXTS.check_in });
       button.addEventListener("click", () => {
         results.replaceChildren();
@@ -347,11 +352,22 @@ function showPairing(message) {
   $("#pair-code").focus();
 }
 
+// The organiser's names in the door's language, where they gave one; else as first written.
+function ticketTypeName(ticket) {
+  return eventTexts.ticket_types?.[ticket.ticket_type_id]?.[LOCALE] || ticket.ticket_type_name || "";
+}
+
+function showEventTexts(texts) {
+  eventTexts = texts || {};
+  const title = eventTexts.title?.[LOCALE] || stored(PAIRING, {}).event_title;
+  $("#event-title").textContent = fill(TEXTS.paired_as, { event: title });
+}
+
 async function showScanner() {
   const pairing = stored(PAIRING, {});
   $("#pairing").hidden = true;
   $("#scanner").hidden = false;
-  $("#event-title").textContent = fill(TEXTS.paired_as, { event: pairing.event_title });
+  showEventTexts(pairing.event_texts);
   $("#direction").value = settings().direction;
   showQueue();
   showNetwork();
