@@ -128,7 +128,8 @@ def distributed() -> dict | None:
                 worker = [p for p in pids if f"worker {service}" in command_line(p)]
                 figures[service] = {"web": resident_mib(web), "worker": resident_mib(worker)}
             figures["gateway"] = {
-                "web": resident_mib([p for p in pids if "services.gateway" in command_line(p)]),
+                # nginx: its master and its workers
+                "web": resident_mib([p for p in pids if "nginx" in command_line(p)]),
                 "worker": 0.0,
             }
             return figures
