@@ -220,5 +220,6 @@ def _title(event) -> str:
 
 @blueprint.errorhandler(DomainError)
 def domain_error_on_a_page(error: DomainError):
-    """Another organisation's event or ticket, or none: a page, not problem+json."""
+    """Another organisation's event or ticket, or none: a page, not problem+json
+    (shared/templates/organiser_error.html)."""
     return render_template("organiser_error.html", message=gettext(error.detail)), error.status
