@@ -6,6 +6,7 @@ handed to the service functions the API calls; a refusal comes back beside its f
 The dashboard's script reads its figures from the feeds here, which know the member by the
 same cookie, so no token is ever pasted into a page."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from zoneinfo import ZoneInfo
@@ -60,6 +61,7 @@ def organiser_page(view):
 
 @blueprint.errorhandler(DomainError)
 def refused(error: DomainError):
+    """The service's refusal on a page of its own (shared/templates/organiser_error.html)."""
     message = gettext(error.detail)
     if request.endpoint in FEEDS:
         return problem(error.status, message, error.slug)
@@ -267,38 +269,73 @@ def _rule_errors(error: InvalidRequest) -> dict[str, str]:
     }
 
 
-@blueprint.get("/events/<uuid:event_id>/lists/<uuid:list_id>/delete")
-@organiser_page
-def confirm_list_deletion(event_id, list_id):
-    doors_now = _doors(event_id)
-    checkin_list = _list_of(doors_now, list_id)
-    return _asked_once(
-        doors_now,
-        question=gettext("Delete the list “%(name)s”?", name=checkin_list.name),
-        consequences=[
-            gettext("Devices paired to it keep scanning, and open on the default list."),
-            gettext("A list that has scans stays, so that they keep their gate."),
-        ],
-        action=url_for(".delete_list", event_id=event_id, list_id=list_id),
-        confirm=gettext("Delete the list"),
-    )
+@dataclass(frozen=True)
+class Asked:
+    """What a page asks once before what cannot be undone: `question` names the list or
+    device (%(name)s), `consequences` say what will happen, `confirm` is the button."""
+
+    question: str
+    consequences: tuple[str, ...]
+    confirm: str
 
 
-def _asked_once(doors_now: service.EventDoors, **asked):
-    """The page asking once before what cannot be undone (shared/templates), under the
-    event's doors."""
-    return render_template(
-        "organiser_confirm.html",
-        up_url=url_for(".doors_page", event_id=doors_now.event.id),
-        up_label=gettext("Doors of %(title)s", title=doors_now.event.title),
-        **asked,
-    )
+LIST_DELETION = Asked(
+    N_("Delete the list “%(name)s”?"),
+    (
+        N_("Devices paired to it keep scanning, and open on the default list."),
+        N_("A list that has scans stays, so that they keep their gate."),
+    ),
+    N_("Delete the list"),
+)
+REVOCATION = Asked(
+    N_("Revoke the device “%(name)s”?"),
+    (
+        N_("It stops scanning within seconds; scans it made stay counted."),
+        N_("To use it again, pair it with a new code."),
+    ),
+    N_("Revoke the device"),
+)
 
 
-@blueprint.post("/events/<uuid:event_id>/lists/<uuid:list_id>/delete")
-@organiser_page
-def delete_list(event_id, list_id):
-    checkin_list = _list_of(_doors(event_id), list_id)
+def asked_first(rule: str, confirm_endpoint: str, find, asked: Asked):
+    """`rule`'s two routes for what cannot be undone to the list or device that `find` finds
+    in the event's doors (its id the rule's other part): GET is the page asking once
+    (`confirm_endpoint`, shared/templates), under the event's doors; its form POSTs to the
+    same address, which does the decorated `act(event_id, item)`."""
+
+    def register(act):
+        def confirm(event_id, **ids):
+            doors_now = _doors(event_id)
+            [item_id] = ids.values()
+            return render_template(
+                "organiser_confirm.html",
+                up_url=url_for(".doors_page", event_id=doors_now.event.id),
+                up_label=gettext("Doors of %(title)s", title=doors_now.event.title),
+                question=gettext(asked.question, name=find(doors_now, item_id).name),
+                consequences=[gettext(consequence) for consequence in asked.consequences],
+                action=url_for(f".{act.__name__}", event_id=event_id, **ids),
+                confirm=gettext(asked.confirm),
+            )
+
+        @wraps(act)
+        def done(event_id, **ids):
+            [item_id] = ids.values()
+            return act(event_id, find(_doors(event_id), item_id))
+
+        blueprint.get(rule, endpoint=confirm_endpoint)(organiser_page(confirm))
+        blueprint.post(rule)(organiser_page(done))
+        return act
+
+    return register
+
+
+@asked_first(
+    "/events/<uuid:event_id>/lists/<uuid:list_id>/delete",
+    "confirm_list_deletion",
+    _list_of,
+    LIST_DELETION,
+)
+def delete_list(event_id, checkin_list):
     service.delete_list(_uow(), g.principal, checkin_list.id)
     return _to_doors(event_id, "deleted")
 
@@ -328,27 +365,13 @@ def pair_device(event_id, list_id):
     return page, 201, {"Cache-Control": "no-store"}
 
 
-@blueprint.get("/events/<uuid:event_id>/devices/<uuid:device_id>/revoke")
-@organiser_page
-def confirm_revocation(event_id, device_id):
-    doors_now = _doors(event_id)
-    device = _device_of(doors_now, device_id)
-    return _asked_once(
-        doors_now,
-        question=gettext("Revoke the device “%(name)s”?", name=device.name),
-        consequences=[
-            gettext("It stops scanning within seconds; scans it made stay counted."),
-            gettext("To use it again, pair it with a new code."),
-        ],
-        action=url_for(".revoke_device", event_id=event_id, device_id=device_id),
-        confirm=gettext("Revoke the device"),
-    )
-
-
-@blueprint.post("/events/<uuid:event_id>/devices/<uuid:device_id>/revoke")
-@organiser_page
-def revoke_device(event_id, device_id):
-    device = _device_of(_doors(event_id), device_id)
+@asked_first(
+    "/events/<uuid:event_id>/devices/<uuid:device_id>/revoke",
+    "confirm_revocation",
+    _device_of,
+    REVOCATION,
+)
+def revoke_device(event_id, device):
     runtime = current_runtime()
     tokens = runtime.tables.tokens
     service.revoke_device(runtime.unit_of_work(), g.principal, tokens, device.id)
