@@ -299,6 +299,21 @@ def embedded_loopgate(data_dir, rate_limit: str = "off", **environ: str):
         system.stop()
 
 
+def module_loopgate(name: str):
+    """A fixture `embedded`: one embedded Loopgate for a whole test module (its tests make
+    their own organisations and events), its data in a temporary directory named `name`.
+    A module says `embedded = module_loopgate("doors")`. (pytest is imported here: the
+    benchmarks use this module too.)"""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def embedded(tmp_path_factory):
+        with embedded_loopgate(tmp_path_factory.mktemp(name)) as flow:
+            yield flow
+
+    return embedded
+
+
 # --- organisations and their teams ---------------------------------------------------------
 
 PASSWORD = "a long enough password"
@@ -358,6 +373,18 @@ def signed_in_member(flow: CoreFlow, address: str, password: str = PASSWORD) -> 
     assert answer.status_code == 303, answer.text
     send_secure_cookies_over_http(browser)
     return browser
+
+
+def member_browser(flow: CoreFlow, inviter: dict, address: str, role: str, **fields):
+    """Invite `address` as `role` (see invited_member_headers): a browser signed in as them
+    to the organiser area."""
+    invited_member_headers(flow, inviter, address, role, **fields)
+    return signed_in_member(flow, address)
+
+
+def csrf_of(page: requests.Response) -> str:
+    """The CSRF token of the page's form, as a browser posts it back."""
+    return re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
 
 
 def organisation_invited(flow: CoreFlow, name: str, owner_email: str) -> dict:

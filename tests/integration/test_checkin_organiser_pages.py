@@ -18,25 +18,18 @@ import requests
 import zxingcpp
 from PIL import Image
 
-from tests.integration.test_team_accounts import csrf_of
 from tests.support import (
     CoreFlow,
-    invited_member_headers,
+    csrf_of,
+    member_browser,
+    module_loopgate,
     new_organisation,
     signed_in_member,
     wait_until,
 )
 
 AREA = "/api/checkin/organiser"
-
-
-@pytest.fixture(scope="module")
-def embedded(tmp_path_factory):
-    """One embedded Loopgate for the module (each test makes its own organisation)."""
-    from tests.support import embedded_loopgate
-
-    with embedded_loopgate(tmp_path_factory.mktemp("doors")) as flow:
-        yield flow
+embedded = module_loopgate("doors")
 
 
 class Showcase:
@@ -71,8 +64,7 @@ class Showcase:
 
     def member(self, role: str, **fields) -> requests.Session:
         address = self.address(f"{role}-{uuid.uuid4().hex[:4]}")
-        invited_member_headers(self.flow, self.owner, address, role, **fields)
-        return signed_in_member(self.flow, address)
+        return member_browser(self.flow, self.owner, address, role, **fields)
 
     def page(self, browser: requests.Session, path: str, event_id: str | None = None):
         return browser.get(self.url(path, event_id), allow_redirects=False)

@@ -12,6 +12,7 @@ import requests
 
 from tests.support import (
     accept,
+    csrf_of,
     invitation_token,
     new_organisation,
     sign_in,
@@ -38,10 +39,6 @@ def site(embedded):
     embedded.browser = requests.Session()
     assert sign_in(embedded.browser, embedded.base_url, "test-organiser-token").status_code == 303
     return embedded
-
-
-def csrf_of(page: requests.Response) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
 
 
 def send(site, path: str, form: dict, browser=None) -> requests.Response:

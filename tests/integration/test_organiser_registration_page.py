@@ -4,7 +4,6 @@ stand on the waitlist, and cancelling it after asking once (the place goes to th
 line). Who may open it: the team's owner, manager and viewer; never the door, another
 organisation or a member limited to another event."""
 
-import re
 import uuid
 
 import pytest
@@ -12,8 +11,9 @@ import requests
 
 from tests.support import (
     ORGANISER_TOKEN,
-    embedded_loopgate,
+    csrf_of,
     invited_member_headers,
+    module_loopgate,
     new_organisation,
     send_secure_cookies_over_http,
     sign_in,
@@ -22,12 +22,7 @@ from tests.support import (
 
 API = "/api/registration"
 CONSENT = "I agree that Harbour Lights keeps my email to send the ticket."
-
-
-@pytest.fixture(scope="module")
-def embedded(tmp_path_factory):
-    with embedded_loopgate(tmp_path_factory.mktemp("registration-page")) as flow:
-        yield flow
+embedded = module_loopgate("registration-page")
 
 
 def made(response, status=201) -> dict:
@@ -99,10 +94,6 @@ def page_of(browser, embedded, registration: dict, suffix: str = ""):
 def statuses_of(embedded, showcase) -> dict[str, str]:
     listed = embedded.get(f"{API}/events/{showcase.event_id}/registrations", headers=showcase.owner)
     return {registration["id"]: registration["status"] for registration in made(listed, 200)}
-
-
-def csrf_of(page) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
 
 
 def test_the_page_shows_the_answers_the_consent_given_and_the_waitlist_position(embedded, showcase):

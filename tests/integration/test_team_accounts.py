@@ -17,11 +17,13 @@ from tests.support import (
     PASSWORD,
     CoreFlow,
     accept,
+    csrf_of,
     embedded_loopgate,
     invitation_token,
     invited_member_headers,
     mailed_link_token,
     member_headers,
+    module_loopgate,
     new_organisation,
     organisation_invited,
     send_secure_cookies_over_http,
@@ -54,12 +56,9 @@ def answers(flow: CoreFlow, headers: dict, event_id: str) -> dict[str, int]:
     }
 
 
-@pytest.fixture(scope="module")
-def embedded(tmp_path_factory):
-    """One embedded Loopgate for the module (each test makes its own organisations and
-    addresses), instead of one per test."""
-    with embedded_loopgate(tmp_path_factory.mktemp("teams")) as flow:
-        yield flow
+# One embedded Loopgate for the module (each test makes its own organisations and
+# addresses), instead of one per test.
+embedded = module_loopgate("teams")
 
 
 @pytest.fixture
@@ -253,10 +252,6 @@ def test_signing_out_everywhere_ends_every_sign_in(showcase):
 
 
 # --- the same in a browser: the invitation page, the team page ------------------------------
-
-
-def csrf_of(page) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
 
 
 def joined_in_a_browser(flow: CoreFlow, address: str, name: str) -> requests.Session:

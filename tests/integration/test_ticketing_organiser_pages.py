@@ -15,21 +15,16 @@ import requests
 
 from tests.support import (
     CoreFlow,
-    embedded_loopgate,
     invited_member_headers,
+    member_browser,
+    module_loopgate,
     new_organisation,
     signed_in_member,
     wait_until,
 )
 
 PAGES = "/api/ticketing/organiser"
-
-
-@pytest.fixture(scope="module")
-def embedded(tmp_path_factory):
-    """One embedded Loopgate for the module; each test makes its own registrations."""
-    with embedded_loopgate(tmp_path_factory.mktemp("ticketing-pages")) as flow:
-        yield flow
+embedded = module_loopgate("ticketing-pages")
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +32,10 @@ def team(embedded):
     """Members of the bootstrap token's own organisation, whose events the flow makes, each
     signed in in a browser of their own."""
     tag = uuid.uuid4().hex[:6]
-    browsers = {}
-    for role in ("manager", "viewer"):
-        address = f"{role}-{tag}@example.com"
-        invited_member_headers(embedded, embedded.organiser, address, role)
-        browsers[role] = signed_in_member(embedded, address)
-    return browsers
+    return {
+        role: member_browser(embedded, embedded.organiser, f"{role}-{tag}@example.com", role)
+        for role in ("manager", "viewer")
+    }
 
 
 def form_of(page: requests.Response, action: str) -> dict[str, str]:
