@@ -13,7 +13,6 @@ import io
 import re
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -22,20 +21,12 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from services.demo import demo_owner_invitation
+from tests.e2e.screens import LAPTOP, shooter
 from tests.support import PASSWORD
 
-SHOTS = Path("/tmp/shots")
 PHONE = {"width": 390, "height": 844}
-LAPTOP = {"width": 1366, "height": 900}
-
-
-def shoot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    size = page.viewport_size
-    for width in (PHONE["width"], LAPTOP["width"]):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=SHOTS / f"showcase-{name}-{width}.png", full_page=True)
-    page.set_viewport_size(size)
+# Each person's page keeps its own screen (a phone stays a phone) after its screenshots.
+shoot = shooter("showcase", then=None)
 
 
 def person(browser, viewport=LAPTOP, locale="en-GB"):

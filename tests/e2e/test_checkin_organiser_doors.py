@@ -6,25 +6,13 @@ person to look at."""
 
 import re
 import uuid
-from pathlib import Path
 
 from playwright.sync_api import expect
 
+from tests.e2e.screens import SHOTS, shooter
 from tests.support import PASSWORD, invited_member_headers, new_organisation, wait_until
 
-SHOTS = Path("/tmp/shots")
-WIDTHS = (390, 1366)
-
-
-def shoot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=SHOTS / f"doors-{name}-{width}.png", full_page=True)
-        # Nothing wider than the screen: a phone never scrolls the page sideways.
-        overflow = page.evaluate("document.documentElement.scrollWidth - innerWidth")
-        assert overflow <= 0, f"{name} is {overflow}px wider than {width}px"
-    page.set_viewport_size({"width": 1366, "height": 900})
+shoot = shooter("doors")
 
 
 def an_event_with_an_arrival(flow) -> tuple[str, str]:

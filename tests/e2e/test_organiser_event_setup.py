@@ -4,22 +4,13 @@ form, publishes, and the public page shows them all. Screenshots at 390 and 1366
 /tmp/shots (setup-*.png) for a person to look at."""
 
 import re
-from pathlib import Path
 
 from playwright.sync_api import expect
 
+from tests.e2e.screens import shooter
 from tests.support import ORGANISER_TOKEN
 
-SHOTS = Path("/tmp/shots")
-WIDTHS = (390, 1366)
-
-
-def shoot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=SHOTS / f"setup-{name}-{width}.png", full_page=True)
-    page.set_viewport_size({"width": 1366, "height": 900})
+shoot = shooter("setup")
 
 
 def test_an_organiser_sets_up_and_publishes_an_event_from_the_pages(embedded, page):

@@ -6,23 +6,14 @@ look at."""
 
 import re
 import uuid
-from pathlib import Path
 
 from playwright.sync_api import expect
 
+from tests.e2e.screens import shooter
 from tests.support import PASSWORD, invited_member_headers
 
-SHOTS = Path("/tmp/shots")
-WIDTHS = (390, 1366)
 PAGES = "/api/ticketing/organiser"
-
-
-def shoot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=SHOTS / f"ticketing-{name}-{width}.png", full_page=True)
-    page.set_viewport_size({"width": 1366, "height": 900})
+shoot = shooter("ticketing")
 
 
 def test_a_manager_rotates_keys_and_reissues_a_ticket_from_the_pages(embedded, page):
