@@ -382,6 +382,24 @@ def revoke_device(event_id, device):
 # --- the live dashboard and its feeds -----------------------------------------------------
 
 
+# --- one attendee's check-ins ----------------------------------------------------------------
+
+
+@blueprint.get("/registrations/<uuid:registration_id>/check-ins")
+@organiser_page
+def check_ins(registration_id):
+    """Every entry and exit of one registration's tickets, gate by gate (linked from the
+    attendee's page in registration's part of the organiser area)."""
+    with _session() as session:
+        event, tickets = service.registration_check_ins(session, g.principal, str(registration_id))
+    return render_template(
+        "organiser_check_ins.html",
+        event=event,
+        tickets=tickets,
+        registration_id=str(registration_id),
+    )
+
+
 @blueprint.get("/events/<uuid:event_id>/dashboard")
 @organiser_page
 def dashboard(event_id):

@@ -208,6 +208,18 @@ def ticket_record(session: Session, ticket: RosterTicket, event: EventInfo) -> T
     return TicketAtTheDoor.of(ticket, event, [Entry(**row._mapping) for row in rows])
 
 
+def registration_tickets(session: Session, registration_id: str) -> list[RosterTicket]:
+    """Every ticket the door knows of one registration, the first issued first (a reissue
+    makes a new one)."""
+    return list(
+        session.scalars(
+            select(RosterTicket)
+            .where(RosterTicket.registration_id == registration_id)
+            .order_by(RosterTicket.valid_from, RosterTicket.id)
+        )
+    )
+
+
 def search(session: Session, event: EventInfo, text: str) -> list[TicketAtTheDoor]:
     """Tickets whose name contains `text`, whose code (id) starts with it, or whose email is
     exactly it: parts of an email are never matched, so searches cannot spell an attendee's

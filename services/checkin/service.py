@@ -117,6 +117,22 @@ def roster_ticket(session: Session, principal: Principal, ticket_id: str) -> ros
     return roster.ticket_record(session, ticket, event)
 
 
+def registration_check_ins(
+    session: Session, principal: Principal, registration_id: str
+) -> tuple[EventInfo, list[roster.TicketAtTheDoor]]:
+    """One registration's tickets with their admissions at every gate, for the organiser's
+    page of that attendee; 404 as for a missing one when the door does not know it, or it is
+    another organisation's or outside a member's events."""
+    tickets = roster.registration_tickets(session, registration_id)
+    if not tickets:
+        raise NotFound(N_("The doors know no ticket of this registration yet."))
+    try:
+        event = lists.organised_event(session, principal, tickets[0].event_id)
+    except NotFound:
+        raise NotFound(N_("The doors know no ticket of this registration yet.")) from None
+    return event, [roster.ticket_record(session, ticket, event) for ticket in tickets]
+
+
 def search_tickets(session: Session, principal: Principal, event_id: str, text: str) -> list:
     return roster.search(session, lists.organised_event(session, principal, event_id), text)
 

@@ -375,3 +375,37 @@ def test_a_door_member_watches_the_dashboard_but_never_exports(showcase):
     assert "Download scans (CSV)" not in dashboard.text
     assert showcase.page(door, "/scans.csv").status_code == 403
     assert showcase.page(door, "/stats").status_code == 200
+
+
+# --- one attendee's check-ins ---------------------------------------------------------------
+
+
+def test_an_attendees_entries_and_exits_are_listed_gate_by_gate(showcase):
+    flow = showcase.flow
+    registration = flow.registered(showcase.event_id, showcase.ticket_type_id, name="陳大文")
+    ticket = flow.wait_for_ticket(registration)
+    roster = f"/api/checkin/tickets/{ticket['id']}"
+    wait_until(
+        lambda: flow.get(roster, headers=showcase.owner).status_code == 200, 15, "the roster"
+    )
+    page = f"{AREA}/registrations/{registration['id']}/check-ins"
+    manager = showcase.member("manager")
+
+    before = manager.get(flow.url(page))
+    assert before.status_code == 200 and "Not checked in yet." in before.text
+    admitted = flow.post(
+        "/api/checkin/scans",
+        json={"scan_id": str(uuid.uuid4()), "payload": ticket["payload"]},
+        headers=showcase.owner,
+    )
+    assert admitted.json()["verdict"] == "ok", admitted.text
+
+    after = manager.get(flow.url(page))
+    assert "Check-ins of 陳大文" in after.text and "Main entrance" in after.text
+    assert "inside" in after.text and "Not checked in yet." not in after.text
+    stranger_address = f"stranger-{uuid.uuid4().hex[:6]}@example.com"
+    new_organisation(flow, "Kowloon Labs", stranger_address)
+    stranger = signed_in_member(flow, stranger_address)
+    assert stranger.get(flow.url(page)).status_code == 404
+    unknown = manager.get(flow.url(f"{AREA}/registrations/{uuid.uuid4()}/check-ins"))
+    assert unknown.status_code == 404
