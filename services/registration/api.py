@@ -306,11 +306,16 @@ def approve_registration(registration_id):
 
 @blp.route("/registrations/<uuid:registration_id>/reject", methods=["POST"])
 @require(MANAGE)
+@blp.arguments(schemas.Rejection)
 @blp.response(200, schemas.RegistrationOut)
 @blp.doc(security=BEARER)
-def reject_registration(registration_id):
-    """Turn an applicant down (organiser)."""
-    return _organiser_decision(service.reject, registration_id)
+def reject_registration(fields, registration_id):
+    """Turn an applicant down, optionally saying why: the reason goes in their mail
+    (organiser)."""
+    registration = service.reject(
+        _uow(), current_principal(), str(registration_id), reason=fields.get("reason")
+    )
+    return _registration_out(registration)
 
 
 @blp.route("/registrations/<uuid:registration_id>/erase", methods=["POST"])

@@ -19,7 +19,8 @@ from shared.models import Id, common_tables, new_id, service_base, utcnow
 
 Base = service_base()
 tables = common_tables(Base.metadata)
-# Invitations and password resets (mail/), sent by the worker (shared/mail).
+# Invitations, password resets and the attendees' status mails (mail/), sent by the worker
+# (shared/mail).
 mail_outbox = define_mail_outbox_table(Base.metadata)
 
 # An event: a draft, published (open to the public), unpublished (hidden again) or cancelled.
@@ -41,6 +42,8 @@ STATUSES = (*LIVE, CANCELLED, REJECTED, OFFER_EXPIRED)
 # A seat in a session: requested while the registration itself has no place yet, then
 # confirmed or waitlisted when it gets one, cancelled when the registration ends.
 REQUESTED = "requested"
+
+REJECTION_REASON_LENGTH = 1000
 
 
 class Event(Base):
@@ -169,6 +172,12 @@ class Registration(Base):
     status: Mapped[str] = mapped_column(String(24))
     # Only the digest: a copied database opens no registration.
     manage_token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # The manage token sealed with the instance's secret box (mail/manage_links.py), so that
+    # a mail sent later (a place offered) carries the attendee's link while a copied database
+    # opens nothing. None for registrations made before it was kept, and once erased.
+    sealed_manage_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # What the organiser wrote to the attendee when turning them down, for its mail.
+    rejection_reason: Mapped[str | None] = mapped_column(String(REJECTION_REASON_LENGTH))
     offer_expires_at: Mapped[datetime | None]
     checked_in_at: Mapped[datetime | None]
     erased_at: Mapped[datetime | None]

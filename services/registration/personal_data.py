@@ -3,14 +3,18 @@ retention period. An erased registration keeps its status, ticket type, sessions
 check-in time, so counts stay right; its name, email and answers are gone. Consent records
 keep the wording that was agreed to and when, which names nobody once the registration is
 erased. The record an idempotency key left (idempotency.py), a fingerprint of the request
-and the sealed manage token, goes too. Each erasure publishes registration.erased, so that
-ticketing and check-in blank their copies too."""
+and the sealed manage token, goes too, as does the registration's own sealed manage token
+and the organiser's reason for a refusal; the attendee's status mails are erased as the
+shared mail outbox erases (not sent yet: never sent; sent: the copy kept is deleted). Each
+erasure publishes registration.erased, so that ticketing and check-in blank their copies
+too."""
 
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
 from services.registration.idempotency import forget_event, forget_registration
+from services.registration.mail.outbox import forget_attendee_mail
 from services.registration.models import Event, Registration
 from services.registration.registrations import organiser_registration
 from shared.auth import Principal
@@ -18,7 +22,13 @@ from shared.bus.events import ERASED_NAME
 from shared.bus.outbox import forget_attendees
 from shared.db import Transaction
 
-_ERASED = {"attendee_name": ERASED_NAME, "attendee_email": "", "answers": {}}
+_ERASED = {
+    "attendee_name": ERASED_NAME,
+    "attendee_email": "",
+    "answers": {},
+    "sealed_manage_token": None,
+    "rejection_reason": None,
+}
 
 
 def erase_attendee(
@@ -33,6 +43,7 @@ def erase_attendee(
         registration.erased_at = now or datetime.now(UTC)
         tx.publish("registration.erased", _erased(registration.id, registration.event_id))
         forget_attendees(tx, [registration.id])
+        forget_attendee_mail(tx, [registration.id])
     return registration
 
 
@@ -58,6 +69,7 @@ def erase_after_retention(tx: Transaction, now: datetime | None = None) -> list[
         ).all()
         forget_event(tx.session, event.id)
         forget_attendees(tx, erased)
+        forget_attendee_mail(tx, erased)
         tx.publish("registration.erased", *[_erased(erased_id, event.id) for erased_id in erased])
         event.personal_data_erased_at = now
     return [event.id for event in due]

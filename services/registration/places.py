@@ -17,6 +17,7 @@ from services.registration.announcements import (
     announce_promoted,
     announce_status,
 )
+from services.registration.mail.outbox import queue_status_mail
 from services.registration.models import (
     CANCELLED,
     CANCELLED_EVENT,
@@ -83,11 +84,13 @@ def take_seats(session: Session, places: list[Seat]) -> None:
 
 def confirm(tx: Transaction, registration: Registration, places: list[Seat] | None = None) -> None:
     """The registration holds a place: seat it in its sessions (`places`, when the caller
-    has them at hand) and announce it."""
+    has them at hand), announce it and tell the attendee."""
+    previous_status = registration.status
     registration.status = CONFIRMED
     registration.offer_expires_at = None
     take_seats(tx.session, places_of(tx.session, registration.id) if places is None else places)
     announce_status(tx, registration)
+    queue_status_mail(tx, registration, previous_status)
 
 
 def fill_from_waitlist(tx: Transaction, event: Event, ticket_type_id: str, now: datetime):
@@ -105,6 +108,7 @@ def fill_from_waitlist(tx: Transaction, event: Event, ticket_type_id: str, now: 
         if event.waitlist_claim_minutes:
             waiting.status = OFFERED
             waiting.offer_expires_at = now + timedelta(minutes=event.waitlist_claim_minutes)
+            queue_status_mail(tx, waiting, WAITLISTED)
         else:
             confirm(tx, waiting)
         tx.session.flush()
@@ -127,8 +131,8 @@ def expire_offers(tx: Transaction, now: datetime | None = None) -> int:
 
 
 def leave(tx: Transaction, registration: Registration, status: str, reason: str, now: datetime):
-    """End a live registration with `status`, announce it, and pass what it held on to the
-    waitlists."""
+    """End a live registration with `status`, announce it, tell the attendee, and pass what
+    it held on to the waitlists (whose next attendee is told in the same transaction)."""
     previous_status = registration.status
     announce_cancelled(tx, registration, previous_status, reason)
     # Written now: the release below takes the counter's row lock, held until the commit,
@@ -136,6 +140,7 @@ def leave(tx: Transaction, registration: Registration, status: str, reason: str,
     tx.flush()
     registration.status = status
     registration.offer_expires_at = None
+    queue_status_mail(tx, registration, previous_status, reason)
     if previous_status in HOLDING_A_PLACE:
         _release(tx.session, TicketType, registration.ticket_type_id)
         event = tx.session.get(Event, registration.event_id)

@@ -23,9 +23,12 @@ from services.registration.idempotency import (
     fingerprint,
     remember,
 )
+from services.registration.mail.manage_links import seal_manage_token
+from services.registration.mail.outbox import queue_status_mail
 from services.registration.models import (
     CANCELLED,
     CONFIRMED,
+    CONSENT,
     LIVE,
     OFFERED,
     PENDING_APPROVAL,
@@ -49,6 +52,13 @@ from shared.bus.outbox import withdraw
 from shared.db import Transaction
 from shared.errors import Conflict, InvalidRequest, NotFound
 from shared.models import new_id, utcnow
+
+# Withdrawing a consent the event requires would leave a registration it cannot take: refused,
+# saying how to withdraw it after all.
+KEEPING_REQUIRED_CONSENT = N_(
+    "This consent is required to take part, so it stays given while you are registered: to "
+    "withdraw it, cancel your registration."
+)
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,7 @@ def register(
     if found.per_order_limit is not None:
         _check_per_order_limit(tx.session, ticket_type_id, found.per_order_limit, attendee["email"])
     registration = _insert_registration(
-        tx.session,
+        tx,
         {
             "event_id": event_id,
             "ticket_type_id": ticket_type_id,
@@ -162,6 +172,9 @@ def register(
         _announce_then_take_place(tx, registration)
         if registration.status == CONFIRMED:
             take_seats(tx.session, places)
+    # Once the status is decided: a place taken at once owes none (ticketing mails the
+    # ticket), so the ticket drop's hot path queues no mail.
+    queue_status_mail(tx, registration, None)
     return NewRegistration(registration, True, places)
 
 
@@ -233,20 +246,23 @@ _SET_STATUS = (
 )
 
 
-def _insert_registration(session: Session, fields: dict) -> Registration:
+def _insert_registration(tx: Transaction, fields: dict) -> Registration:
     """Store a new registration with one INSERT on the session's connection (no flush, no
     identity map); return it as callers read it, a Registration not attached to the session
-    (the columns left out, such as offer_expires_at, are NULL and read as None)."""
+    (the columns left out, such as offer_expires_at, are NULL and read as None). Its manage
+    token is kept as a digest, which opens it, and sealed, for its mails."""
     stored_at = utcnow()
     manage_token = secrets.token_urlsafe(24)
+    registration_id = new_id()
     values = {
-        "id": new_id(),
+        "id": registration_id,
         **fields,
         "manage_token_sha256": token_digest(manage_token),
+        "sealed_manage_token": seal_manage_token(tx.secret_box, registration_id, manage_token),
         "created_at": stored_at,
         "updated_at": stored_at,
     }
-    session.connection().execute(_INSERT_REGISTRATION, values)
+    tx.session.connection().execute(_INSERT_REGISTRATION, values)
     return Registration(**values, manage_token=manage_token)
 
 
@@ -312,6 +328,9 @@ def change_answers(
         raise Conflict(N_("This registration can no longer be changed."))
     questions = questions_of(tx.session, registration.event_id)
     kept, errors = check_answers(questions, {**registration.answers, **answers})
+    for question in questions:
+        if question.kind == CONSENT and question.required and answers.get(question.id) is False:
+            errors[question.id] = [KEEPING_REQUIRED_CONSENT]
     _refuse_if({"answers": errors} if errors else {})
     language = language or registration.language
     tx.session.add_all(
@@ -330,13 +349,20 @@ def approve(tx: Transaction, organiser: Principal, registration_id: str) -> Regi
     else:
         registration.status = WAITLISTED
         announce_status(tx, registration)
+        queue_status_mail(tx, registration, PENDING_APPROVAL)
     return registration
 
 
 def reject(
-    tx: Transaction, organiser: Principal, registration_id: str, now: datetime | None = None
+    tx: Transaction,
+    organiser: Principal,
+    registration_id: str,
+    now: datetime | None = None,
+    reason: str | None = None,
 ) -> Registration:
+    """Turn an applicant down; `reason`, the organiser's words to them, goes in their mail."""
     registration = _pending(tx.session, organiser, registration_id)
+    registration.rejection_reason = (reason or "").strip() or None
     leave(tx, registration, REJECTED, "rejected", now or datetime.now(UTC))
     return registration
 
@@ -398,11 +424,11 @@ def attendee_record(session: Session, organiser: Principal, registration_id: str
         seats=[(slots[seat.session_id], seat) for seat in seats if seat.session_id in slots],
         questions=questions_of(session, registration.event_id),
         consents=list(consents),
-        waitlist_position=_waitlist_position(session, registration),
+        waitlist_position=waitlist_position(session, registration),
     )
 
 
-def _waitlist_position(session: Session, registration: Registration) -> int | None:
+def waitlist_position(session: Session, registration: Registration) -> int | None:
     if registration.status != WAITLISTED:
         return None
     ahead = session.scalar(

@@ -1,7 +1,7 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.registration import attendees
-from services.registration.models import CATEGORIES, KINDS, STATUSES
+from services.registration.models import CATEGORIES, KINDS, REJECTION_REASON_LENGTH, STATUSES
 from services.registration.wording import LANGUAGES
 from shared.auth import MEMBER_ROLES
 from shared.schemas import Instant, StrictSchema, Text, TrimmedString, validate_timezone
@@ -296,6 +296,13 @@ class RegistrationCreate(AnswersIn):
 
 class AnswersChange(AnswersIn):
     answers = _answers(required=True)
+
+
+class Rejection(StrictSchema):
+    reason = Text(
+        REJECTION_REASON_LENGTH,
+        metadata={"description": "Optional: the organiser's words to the applicant, in their mail"},
+    )
 
 
 class IdempotencyHeader(Schema):

@@ -257,6 +257,10 @@ def seats_by_registration(session: Session, registration_ids: list[str]) -> dict
     return registrations.seats_by_registration(session, registration_ids)
 
 
+def waitlist_position(session: Session, registration: Registration) -> int | None:
+    return registrations.waitlist_position(session, registration)
+
+
 def answer_problems(session: Session, event_id: str, answers: dict) -> dict:
     return registrations.answer_problems(session, event_id, answers)
 
@@ -269,9 +273,13 @@ def approve(uow: UnitOfWork, organiser: Principal, registration_id: str) -> Regi
 
 
 def reject(
-    uow: UnitOfWork, organiser: Principal, registration_id: str, now: datetime | None = None
+    uow: UnitOfWork,
+    organiser: Principal,
+    registration_id: str,
+    now: datetime | None = None,
+    reason: str | None = None,
 ) -> Registration:
-    return uow.run(registrations.reject, organiser, registration_id, now)
+    return uow.run(registrations.reject, organiser, registration_id, now, reason)
 
 
 def erase_attendee(

@@ -1,5 +1,5 @@
-"""A mail that holds one link for a team member (an invitation, a password reset): plain text
-and an HTML alternative, in the reader's language.
+"""A mail that holds one link (a team member's invitation or password reset, an attendee's
+manage page): plain text and an HTML alternative, in the reader's language.
 
 Mail is written in the worker, outside any web request, so it reads registration's message
 catalogue itself (Babel's Translations) rather than through Flask-Babel. The texts are in
@@ -10,7 +10,7 @@ every text it is given.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
@@ -33,7 +33,8 @@ class Letterhead:
 
 @dataclass(frozen=True)
 class LinkMailText:
-    """A mail's texts, translated, shared by its plain and HTML parts."""
+    """A mail's texts, translated, shared by its plain and HTML parts. Without `link_url`,
+    `open_link` stands alone (it then says where the link is instead) and no button shows."""
 
     lang: str
     subject: str
@@ -41,9 +42,13 @@ class LinkMailText:
     body: str
     open_link: str
     button: str
-    link_url: str
-    validity: str
+    link_url: str | None
     why: str
+    validity: str = ""
+    # Paragraphs after the body (the organiser's reason for a refusal).
+    more: tuple[str, ...] = ()
+    # (label, value) lines of what the mail is about: the event, its time and place.
+    facts: tuple[tuple[str, str], ...] = ()
 
 
 def link_mail(recipient: str, text: LinkMailText, letterhead: Letterhead) -> EmailMessage:
@@ -64,23 +69,32 @@ def link_mail(recipient: str, text: LinkMailText, letterhead: Letterhead) -> Ema
 def readable_utc_time(moment: datetime, locale: str) -> str:
     """ "June 14, 2030, 6:05 PM", "2030年6月14日 下午6:05": the day and the time in UTC,
     joined as the language joins them."""
-    moment = moment.astimezone(UTC)
+    return readable_time(moment, locale, UTC)
+
+
+def readable_time(moment: datetime, locale: str, zone: tzinfo) -> str:
+    """The day and the time in `zone`, joined as the language joins them."""
+    moment = moment.astimezone(zone)
     day = format_date(moment, "long", locale=locale)
-    time = format_time(moment, "short", tzinfo=UTC, locale=locale)
+    time = format_time(moment, "short", tzinfo=zone, locale=locale)
     pattern = str(Locale.parse(locale).datetime_formats["medium"])
     return pattern.replace("{1}", day).replace("{0}", time)
 
 
 def plain_text(text: LinkMailText) -> str:
+    link = f"{text.open_link}\n{text.link_url}" if text.link_url else text.open_link
+    facts = "\n".join(f"{label}: {value}" for label, value in text.facts)
     paragraphs = [
         text.heading,
         text.body,
-        f"{text.open_link}\n{text.link_url}",
+        *text.more,
+        facts,
+        link,
         text.validity,
         "--",
         text.why,
     ]
-    return "\n\n".join(paragraphs) + "\n"
+    return "\n\n".join(paragraph for paragraph in paragraphs if paragraph) + "\n"
 
 
 @cache

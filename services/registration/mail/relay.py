@@ -1,6 +1,7 @@
 """Registration's mail relay: the shared one (shared/mail/relay.py) with registration's mail
-outbox and the renderers of its mails, invitations and password resets. It runs as one of
-the registration worker's periodic tasks (app.PERIODIC_TASKS)."""
+outbox and the renderers of its mails: invitations, password resets and the attendees'
+status mails. It runs as one of the registration worker's periodic tasks
+(app.PERIODIC_TASKS)."""
 
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -9,17 +10,25 @@ from functools import partial
 from sqlalchemy import Row
 
 from services.registration.account_links import INVITATION, PASSWORD_RESET, link_token
+from services.registration.mail import status_mails
+from services.registration.mail.attendee_mail import AttendeeLetter, attendee_mail
 from services.registration.mail.invitation_mail import invitation_mail
 from services.registration.mail.link_mail import Letterhead
+from services.registration.mail.manage_links import manage_url
 from services.registration.mail.outbox import INVITATION_MAIL, PASSWORD_RESET_MAIL
 from services.registration.mail.password_reset_mail import password_reset_mail
 from services.registration.models import (
+    Event,
     Invitation,
     Organisation,
     PasswordReset,
     Person,
+    Registration,
+    TicketType,
     mail_outbox,
 )
+from services.registration.registrations import waitlist_position
+from services.registration.wording import localised
 from shared.db import UnitOfWork
 from shared.mail import relay
 from shared.mail.delivery import MailboxFolder, SmtpSender
@@ -63,6 +72,45 @@ def render_password_reset_mail(
     return password_reset_mail(reset, person.email, token, letterhead)
 
 
+def render_attendee_mail(letterhead: Letterhead, uow: UnitOfWork, mail: Row) -> EmailMessage | None:
+    """A status mail as the registration is now; None once its news is out of date (a newer
+    change queued its own mail: status_mails.still_true) or the registration is erased."""
+    with uow:
+        registration = uow.session.get(Registration, mail.about_id)
+        if (
+            registration is None
+            or registration.erased_at is not None
+            or not status_mails.still_true(
+                mail.kind, registration.status, registration.offer_expires_at, datetime.now(UTC)
+            )
+        ):
+            return None
+        event = uow.session.get(Event, registration.event_id)
+        ticket_type = uow.session.get(TicketType, registration.ticket_type_id)
+        locale = registration.language
+        letter = AttendeeLetter(
+            recipient=mail.recipient,
+            language=locale,
+            event_title=localised(event.title, event.translations, locale, "title"),
+            event_starts_at=event.starts_at,
+            event_timezone=event.timezone,
+            venue=localised(event.venue, event.translations, locale, "venue"),
+            ticket_type_name=localised(ticket_type.name, ticket_type.translations, locale, "name"),
+            manage_url=manage_url(
+                uow.secret_box,
+                letterhead.public_url,
+                registration.id,
+                registration.sealed_manage_token,
+                locale,
+            ),
+            waitlist_position=waitlist_position(uow.session, registration),
+            offer_expires_at=registration.offer_expires_at,
+            waitlist_claim_minutes=event.waitlist_claim_minutes,
+            rejection_reason=registration.rejection_reason,
+        )
+    return attendee_mail(mail.kind, letter, letterhead)
+
+
 class MailRelay(relay.MailRelay):
     def __init__(self, runtime: ServiceRuntime, sender: SmtpSender | MailboxFolder | None = None):
         letterhead = Letterhead(
@@ -71,6 +119,7 @@ class MailRelay(relay.MailRelay):
         renderers = {
             INVITATION_MAIL: partial(render_invitation_mail, letterhead),
             PASSWORD_RESET_MAIL: partial(render_password_reset_mail, letterhead),
+            **dict.fromkeys(status_mails.KINDS, partial(render_attendee_mail, letterhead)),
         }
         super().__init__(runtime, mail_outbox, renderers, sender)
 
