@@ -5,7 +5,7 @@ service functions the API calls; domain errors come back as messages beside thei
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 from flask import (
@@ -18,7 +18,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import format_timedelta, get_locale, gettext, ngettext
 from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 
@@ -165,6 +165,12 @@ def manage(registration_id):
 def change_answers(registration_id):
     token = request.form.get("token")
     form = _registration_form(request.form)
+    # An unticked box is not sent at all: a consent shown but not sent is withdrawn, so the
+    # rules either record the withdrawal or refuse it, never keep the old answer unsaid.
+    for name in request.form:
+        question_id = name.removeprefix("kind-")
+        if name.startswith("kind-") and request.form[name] == CONSENT:
+            form["answers"].setdefault(question_id, False)
     try:
         fields = schemas.AnswersChange().load(
             {"answers": form.get("answers", {}), "language": form["language"]}
@@ -182,6 +188,10 @@ def change_answers(registration_id):
 @blueprint.post("/registrations/<uuid:registration_id>/cancel")
 def cancel(registration_id):
     token = request.form.get("token")
+    if request.form.get("confirmed") != "yes":
+        # Cancelling cannot be undone and gives the place away: the manage page asks once.
+        target = url_for("pages.manage", registration_id=registration_id, token=token, ask="cancel")
+        return redirect(f"{target}#cancel", 303)
     service.cancel(_uow(), str(registration_id), token)
     return _back_to_manage(registration_id, token, "cancelled")
 
@@ -207,6 +217,12 @@ def _manage_page(registration_id: str, token: str | None, errors: dict, status: 
             return render_template("error.html", message=gettext("This link opens nothing.")), 404
         event = service.registration_event(session, registration)
         places = service.seats_by_registration(session, [registration.id])[registration.id]
+        position = service.waitlist_position(session, registration)
+    claim_window = None
+    if event.waitlist_claim_minutes:
+        claim_window = format_timedelta(
+            timedelta(minutes=event.waitlist_claim_minutes), threshold=2
+        )
     page = render_template(
         "manage.html",
         registration=registration,
@@ -217,6 +233,9 @@ def _manage_page(registration_id: str, token: str | None, errors: dict, status: 
         form={"answers": registration.answers},
         done=request.args.get("done"),
         new=request.args.get("new"),
+        waitlist_position=position,
+        claim_window=claim_window,
+        asking_to_cancel=request.args.get("ask") == "cancel",
     )
     return page, status
 
