@@ -241,3 +241,15 @@ def test_a_registration_made_before_tokens_were_sealed_is_mailed_without_its_lin
     assert mail["To"] == "grace@example.com" and "token=" not in body
     assert "open the private link you were given when you registered" in body
     assert desk.current(grace).status == "waitlisted"
+
+
+def test_the_erasure_after_the_retention_period_reaches_the_mail_too(desk, tmp_path):
+    event, ticket_type = desk.published_event(quota=1, retention_days=0)
+    desk.registered(event, ticket_type, name="Ada Lovelace")
+    grace = desk.registered(event, ticket_type, name="Grace Hopper")
+
+    assert service.erase_after_retention(desk.uow(), now=event.ends_at) == [event.id]
+
+    assert [(m.status, m.recipient) for m in mails(desk)] == [("skipped", "")]
+    assert desk.current(grace).sealed_manage_token is None
+    assert delivered(relay(desk, tmp_path)) == []
