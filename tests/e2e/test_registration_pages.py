@@ -138,6 +138,9 @@ def test_an_attendee_changes_answers_and_cancels_from_the_manage_page(embedded, 
     page.get_by_role("button", name="Save answers").click()
     assert page.get_by_role("status").inner_text() == "Your answers are saved."
     page.get_by_role("button", name="Cancel my registration").click()
+    # Asked once, saying what follows, before anything changes.
+    expect(page.get_by_text("waiting list", exact=False).first).to_be_visible()
+    page.get_by_role("button", name="Yes, cancel my registration").click()
     assert page.locator("#status").inner_text() == "Cancelled"
 
     promoted = embedded.get(
