@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_timedelta, get_timezone_location
+from babel.dates import format_timedelta, get_timezone_name
 
 from services.registration.mail import status_mails
 from services.registration.mail.link_mail import (
@@ -158,10 +158,11 @@ def attendee_mail_text(kind: str, letter: AttendeeLetter) -> LinkMailText:
     zone = ZoneInfo(letter.event_timezone)
 
     def in_event_time(moment: datetime) -> str:
-        # "June 14, 2030, 6:05 PM (Hong Kong SAR China Time)": the zone named, since the
-        # reader may be elsewhere.
-        location = get_timezone_location(zone, locale=locale)
-        return f"{readable_time(moment, locale, zone)} ({location})"
+        # "June 14, 2030, 6:05 PM (Hong Kong Standard Time)": the zone named, since the reader
+        # may be elsewhere, as it is at that moment (Babel's zone "location" names say
+        # "summer time" in every zone in zh_Hant_HK, even in December in Hong Kong).
+        name = get_timezone_name(moment.astimezone(zone), "long", locale=locale)
+        return f"{readable_time(moment, locale, zone)} ({name})"
 
     values = {"event": letter.event_title, "position": letter.waitlist_position or ""}
     if letter.offer_expires_at is not None:
