@@ -18,7 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from services.ticketing.models import OutgoingMail
+from services.registration.models import mail_outbox as registration_mail_outbox
+from services.ticketing.models import mail_outbox as ticketing_mail_outbox
 from shared.auth import DEFAULT_ORGANISATION, ORGANISER, STAFF, Principal, ensure_token
 from shared.mail import outbox as mail_outbox
 from tests.support import ORGANISER_TOKEN, CoreFlow, embedded_loopgate
@@ -166,8 +167,9 @@ def snapshot(system) -> dict[str, dict[str, tuple[int, str]]]:
 
 
 def settle(system, timeout: float = 15) -> dict:
-    """Wait until no event is on its way between services and no ticket mail waits for the
-    mail relay (which stores QR images as it sends), then return the snapshot."""
+    """Wait until no event is on its way between services and no mail waits for a service's
+    mail relay (which changes its row as it sends, and ticketing's stores QR images), then
+    return the snapshot."""
     deadline = time.monotonic() + timeout
     previous = None
     while time.monotonic() < deadline:
@@ -181,11 +183,18 @@ def settle(system, timeout: float = 15) -> dict:
     raise AssertionError("the embedded system did not settle")
 
 
+# Each service that mails keeps its own mail outbox (registration: the attendee's status
+# mails and the team's; ticketing: the tickets).
+MAIL_OUTBOXES = {"registration": registration_mail_outbox, "ticketing": ticketing_mail_outbox}
+
+
 def mail_waiting(system) -> bool:
-    runtime = system.runtimes["ticketing"]
-    with runtime.session_factory() as session:
-        waiting = select(OutgoingMail.id).where(OutgoingMail.status == mail_outbox.PENDING)
-        return session.scalar(waiting.limit(1)) is not None
+    for service, table in MAIL_OUTBOXES.items():
+        with system.runtimes[service].session_factory() as session:
+            waiting = select(table.c.id).where(table.c.status == mail_outbox.PENDING)
+            if session.scalar(waiting.limit(1)) is not None:
+                return True
+    return False
 
 
 def changes(before: dict, after: dict) -> list[str]:
